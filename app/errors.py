@@ -1,0 +1,44 @@
+"""The one error tree of the worker.
+
+::
+
+    EddyError                   root: catch this to catch everything of ours
+    ├── ConfigError             settings refused at start-up (not retriable)
+    ├── InvalidEvent            one message cannot be handled; it is dead-lettered
+    ├── ModelError              the model could not score or learn an event
+    ├── StoreUnavailable        Redis did not answer in time (retriable)
+    └── SnapshotConflict        another learner wrote a newer model (retriable:
+                                reload the newest snapshot and go on)
+
+``retriable`` says whether the same operation may succeed if tried again.
+"""
+
+from __future__ import annotations
+
+from schemas import DeadLetterReason
+
+
+class EddyError(Exception):
+    retriable: bool = False
+
+
+class ConfigError(EddyError):
+    pass
+
+
+class InvalidEvent(EddyError):
+    def __init__(self, reason: DeadLetterReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ModelError(EddyError):
+    pass
+
+
+class StoreUnavailable(EddyError):
+    retriable = True
+
+
+class SnapshotConflict(EddyError):
+    retriable = True

@@ -1,0 +1,121 @@
+"""The learner: joins labels to what was scored and learns, in training-topic
+order. Pure state; ``app.training`` does its I/O.
+
+Its state (model, live quality, last training offset learned) is snapshotted
+as a whole, so a restarted learner resumes exactly where its snapshot stands.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from app import pending
+from app.errors import ModelError
+from app.model import OnlineModel
+from app.quality import Quality
+from app.store import DUPLICATE
+from schemas import TrainingEvent
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    """What became of a label."""
+
+    JOINED = "joined"
+    """Joined to its features and learned."""
+    DUPLICATE = "duplicate"
+    """Its event was already claimed by another label."""
+    UNKNOWN = "unknown"
+    """No features stored: never scored, or kept longer ago than the TTL."""
+    EXPIRED = "expired"
+    """Arrived later than the allowed label delay; not learned."""
+    INVALID = "invalid"
+    """Its type does not fit the model, or the model refused it."""
+
+
+@dataclass(slots=True)
+class LearnerState:
+    model: OnlineModel
+    quality: Quality
+    offset: int = -1
+    """Last training-topic offset learned (-1: none)."""
+    learned: int = 0
+
+    def dumps(self) -> bytes:
+        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @staticmethod
+    def loads(blob: bytes) -> LearnerState:
+        state = pickle.loads(blob)
+        if not isinstance(state, LearnerState):
+            raise TypeError(f"not a learner snapshot: {type(state).__name__}")
+        return state
+
+    @classmethod
+    def fresh(cls, model: OnlineModel) -> LearnerState:
+        return cls(model, Quality(model.kind))
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            "model": self.model.name,
+            "learned": self.learned,
+            "offset": self.offset,
+            "quality": self.quality.report(),
+            "labels_scored": self.quality.count,
+        }
+
+
+Record = tuple[int, TrainingEvent]
+"""A training-topic offset and its label."""
+
+
+class Learner:
+    def __init__(self, state: LearnerState, version: int) -> None:
+        self.state = state
+        self.version = version
+        self.dirty = False
+        """Learned something not yet in a snapshot."""
+
+    def unseen(self, records: Sequence[Record]) -> list[Record]:
+        """Drop records the state has already learned (redelivered by Kafka
+        after a restart from an older committed offset)."""
+        return [r for r in records if r[0] > self.state.offset]
+
+    def learn(
+        self, records: Sequence[Record], joined: Sequence[bytes | None], max_delay: float
+    ) -> Counter[Outcome]:
+        """Learn each record in order, given what ``Store.join`` returned for it."""
+        outcomes: Counter[Outcome] = Counter()
+        state = self.state
+        for (offset, event), raw in zip(records, joined, strict=True):
+            outcomes[self._learn_one(event, raw, max_delay)] += 1
+            state.offset = offset
+        self.dirty = self.dirty or bool(records)
+        return outcomes
+
+    def _learn_one(self, event: TrainingEvent, raw: bytes | None, max_delay: float) -> Outcome:
+        if raw is None:
+            return Outcome.UNKNOWN
+        if raw == DUPLICATE:
+            return Outcome.DUPLICATE
+        record = pending.decode(raw)
+        if event.label_at - record.scored_at > max_delay:
+            return Outcome.EXPIRED
+        state = self.state
+        if not state.model.accepts(event.label):
+            return Outcome.INVALID
+        try:
+            state.model.learn(record.features, event.label)
+        except ModelError:
+            log.exception("label for %s not learned", event.event_id)
+            return Outcome.INVALID
+        state.quality.update(event.label, record.served)
+        state.learned += 1
+        return Outcome.JOINED

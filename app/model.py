@@ -1,0 +1,88 @@
+"""The model wrapper: one River pipeline behind River's own verbs.
+
+>>> from app import catalog
+>>> model = OnlineModel("logistic-regression", catalog.build("logistic-regression"))
+>>> model.kind
+'classifier'
+>>> model.learn({"x": 1.0, "colour": "red", "gone": None}, True)
+>>> model.predict({"x": 1.0, "colour": "red"}).label
+True
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from river import base
+
+from app.errors import ModelError
+from schemas import FeatureValue, Label
+
+Kind = Literal["classifier", "regressor"]
+Features = dict[str, FeatureValue]
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """What the model said: a label or value, and class probabilities in the
+    model's own order (classifiers only; empty before the model knows a class)."""
+
+    label: Label | None
+    probabilities: tuple[tuple[Label, float], ...] | None = None
+
+    def proba_dict(self) -> dict[Label, float] | None:
+        return None if self.probabilities is None else dict(self.probabilities)
+
+
+def present(x: Features) -> dict[str, Any]:
+    """River's convention for a missing value is an absent key."""
+    return {k: v for k, v in x.items() if v is not None}
+
+
+class OnlineModel:
+    """A River pipeline that predicts before it learns."""
+
+    def __init__(self, name: str, pipeline: Any) -> None:
+        self.name = name
+        self.pipeline = pipeline
+        self.kind: Kind = "classifier" if isinstance(pipeline, base.Classifier) else "regressor"
+
+    def predict(self, x: Features) -> Prediction:
+        try:
+            if self.kind == "classifier":
+                proba = self.pipeline.predict_proba_one(present(x))
+                # River's own tie-break: the first class of the highest probability.
+                label = max(proba, key=proba.get) if proba else None
+                return Prediction(label, tuple((k, float(p)) for k, p in proba.items()))
+            value = float(self.pipeline.predict_one(present(x)))
+        except Exception as exc:
+            raise ModelError(f"{self.name} could not score the event: {exc!r}") from exc
+        if not math.isfinite(value):
+            raise ModelError(f"{self.name} predicted a non-finite value ({value})")
+        return Prediction(value)
+
+    def learn(self, x: Features, y: Label) -> None:
+        try:
+            self.pipeline.learn_one(present(x), y)
+        except Exception as exc:
+            raise ModelError(f"{self.name} could not learn the event: {exc!r}") from exc
+
+    def accepts(self, y: Label) -> bool:
+        """Whether a label's type fits the model: classes for classifiers
+        (bool, int, str), numbers for regressors."""
+        if self.kind == "classifier":
+            return not isinstance(y, float)
+        return isinstance(y, int | float) and not isinstance(y, bool)
+
+    def dumps(self) -> bytes:
+        return pickle.dumps((self.name, self.pipeline), protocol=pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def loads(cls, blob: bytes) -> OnlineModel:
+        # Snapshots come only from this deployment's own Redis: trust it as you
+        # trust the worker's code.
+        name, pipeline = pickle.loads(blob)
+        return cls(name, pipeline)

@@ -1,0 +1,72 @@
+"""Scoring a batch of feature records: validate, predict, and say what to
+publish and what to keep for the labels to come. No I/O here."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from app import pending
+from app.errors import InvalidEvent, ModelError
+from app.intake import Message, dead_letter, parse
+from app.serving import ServedModel
+from app.settings import Settings
+from schemas import DeadLetterEvent, DeadLetterReason, FeatureEvent, Label, PredictionEvent
+
+
+@dataclass(slots=True)
+class ScoredBatch:
+    predictions: list[PredictionEvent] = field(default_factory=list)
+    pending: list[tuple[str, bytes]] = field(default_factory=list)
+    """``(event id, pending record)`` to store before predictions go out."""
+    dead_letters: list[DeadLetterEvent] = field(default_factory=list)
+
+
+def class_key(label: Label) -> str:
+    """A class as a JSON object key: strings as they are, others as JSON text."""
+    return label if isinstance(label, str) else json.dumps(label)
+
+
+def decode_features(message: Message, settings: Settings) -> FeatureEvent:
+    event = parse(message, FeatureEvent, settings.max_payload_bytes)
+    if len(event.features) > settings.max_features:
+        raise InvalidEvent(
+            DeadLetterReason.TOO_MANY_FEATURES,
+            f"{len(event.features)} features exceed the limit of {settings.max_features}",
+        )
+    return event
+
+
+def score_batch(
+    messages: list[Message], served: ServedModel, settings: Settings, now: datetime
+) -> ScoredBatch:
+    """Every message gets exactly one prediction or one dead letter."""
+    out = ScoredBatch()
+    model, version = served.model, served.version
+    scored_at = now.timestamp()
+    for message in messages:
+        try:
+            event = decode_features(message, settings)
+            try:
+                prediction = model.predict(event.features)
+            except ModelError as exc:
+                raise InvalidEvent(DeadLetterReason.MODEL_ERROR, str(exc)) from exc
+        except InvalidEvent as exc:
+            out.dead_letters.append(dead_letter(message, exc, now, settings.max_payload_bytes))
+            continue
+        proba = prediction.probabilities
+        out.predictions.append(
+            PredictionEvent(
+                event_id=event.event_id,
+                model=model.name,
+                model_version=version,
+                prediction=prediction.label,
+                probabilities=None if proba is None else {class_key(k): p for k, p in proba},
+                scored_at=now,
+            )
+        )
+        out.pending.append(
+            (event.event_id, pending.encode(event.features, prediction, version, scored_at))
+        )
+    return out

@@ -1,0 +1,123 @@
+"""The worker's one settings object: every knob, read once from ``EDDY_*``.
+
+Only this module reads the environment. Build ``Settings()`` once at start-up
+and pass it on; a setting that makes no sense stops the worker before it
+consumes anything.
+
+>>> Settings(pending_ttl_seconds=60, label_max_delay_seconds=120)
+Traceback (most recent call last):
+...
+pydantic_core._pydantic_core.ValidationError: 1 validation error for Settings
+...
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ModelName = Literal["logistic-regression", "hoeffding-tree", "linear-regression"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EDDY_", frozen=True, extra="forbid")
+
+    app_id: str = Field("eddy", min_length=1)
+    """Kafka consumer group and prefix of internal topics; processes with the
+    same id share the work."""
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    """Kafka bootstrap servers, ``host:port[,host:port]``."""
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    """Redis holding pending features, label claims and model snapshots."""
+
+    redis_prefix: str = Field("eddy", min_length=1)
+    """Prefix of every Redis key, so several deployments can share one Redis."""
+
+    redis_timeout_seconds: float = Field(2.0, gt=0)
+    """Socket and connect timeout of every Redis call."""
+
+    topic_features: str = "features"
+    """Feature events in (``FeatureEvent``)."""
+
+    topic_labels: str = "labels"
+    """Labels in (``LabelEvent``)."""
+
+    topic_predictions: str = "predictions"
+    """Predictions out (``PredictionEvent``)."""
+
+    topic_dead_letter: str = "dead-letter"
+    """Messages that could not be handled (``DeadLetterEvent``)."""
+
+    topic_partitions: int = Field(4, ge=1)
+    """Partitions of the features, labels and predictions topics when the
+    worker creates them; more partitions let more processes share the load."""
+
+    model: ModelName = "logistic-regression"
+    """The River pipeline served and trained (see the README's model table)."""
+
+    batch_max_events: int = Field(500, ge=1, le=100_000)
+    """Most events handled in one batch (one Redis round trip per batch)."""
+
+    batch_max_wait_seconds: float = Field(0.05, gt=0, le=10)
+    """Longest wait for a batch to fill before it is handled anyway."""
+
+    pending_ttl_seconds: int = Field(86_400, ge=1)
+    """How long predict-time features are kept in Redis, waiting for a label."""
+
+    label_max_delay_seconds: int | None = Field(None, ge=1)
+    """Labels arriving later than this after scoring are counted as expired and
+    not learned. Defaults to ``pending_ttl_seconds``."""
+
+    snapshot_interval_seconds: float = Field(0.5, gt=0, le=60)
+    """The learner writes a new model version at most this often."""
+
+    model_refresh_interval_seconds: float = Field(0.5, gt=0, le=60)
+    """Every process checks for a newer model version this often."""
+
+    snapshot_history: int = Field(10, ge=1)
+    """Model snapshots kept in Redis (the newest ones); the version log keeps
+    the metadata of many more."""
+
+    max_payload_bytes: int = Field(65_536, ge=256)
+    """Larger messages are dead-lettered unread."""
+
+    max_features: int = Field(512, ge=1)
+    """Events with more features are dead-lettered: every new feature name
+    grows the model for good."""
+
+    web_host: str = "127.0.0.1"
+    """Address of the HTTP server (status page)."""
+
+    web_port: int = Field(6066, ge=1, le=65_535)
+    """Port of the HTTP server."""
+
+    data_dir: str = ".eddy"
+    """Directory for the Faust worker's local files."""
+
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    """Log level of the worker."""
+
+    @model_validator(mode="after")
+    def _delays_fit(self) -> Self:
+        if (
+            self.label_max_delay_seconds is not None
+            and self.label_max_delay_seconds > self.pending_ttl_seconds
+        ):
+            raise ValueError(
+                "label_max_delay_seconds must not exceed pending_ttl_seconds: "
+                "features would be gone before the label is due"
+            )
+        return self
+
+    @property
+    def label_max_delay(self) -> int:
+        return self.label_max_delay_seconds or self.pending_ttl_seconds
+
+    @property
+    def topic_training(self) -> str:
+        """Internal one-partition topic: its owner is the model's only learner."""
+        return f"{self.app_id}-training"

@@ -1,0 +1,126 @@
+"""The composition root: the Faust app, its topics, and the worker's parts.
+
+Built once per process from one ``Settings``. Agents import ``app`` and
+``topics`` and ask ``runtime`` for the model; nothing else here is global.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import faust
+from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception_type, wait_exponential
+
+from app import catalog
+from app.errors import StoreUnavailable
+from app.model import OnlineModel
+from app.serving import ServedModel
+from app.settings import Settings
+from app.store import Store
+from app.training import Training, bootstrap
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def create_app(settings: Settings) -> Any:
+    return faust.App(
+        settings.app_id,
+        broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
+        store="memory://",
+        # Payloads are bytes both ways: pydantic validates and encodes them.
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_partitions=settings.topic_partitions,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        web_enabled=True,
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        datadir=settings.data_dir,
+    )
+
+
+@dataclass
+class Topics:
+    features: Any
+    labels: Any
+    training: Any
+    predictions: Any
+    dead_letter: Any
+
+
+def declare_topics(app: Any, settings: Settings) -> Topics:
+    """The worker's topics. It creates any that are missing (``internal``),
+    with ``topic_partitions`` partitions; existing topics are left as they are."""
+    n = settings.topic_partitions
+    return Topics(
+        features=app.topic(settings.topic_features, partitions=n, internal=True),
+        labels=app.topic(settings.topic_labels, partitions=n, internal=True),
+        # One partition: whichever process owns it is the model's only learner.
+        training=app.topic(settings.topic_training, partitions=1, internal=True),
+        predictions=app.topic(settings.topic_predictions, partitions=n, internal=True),
+        dead_letter=app.topic(settings.topic_dead_letter, partitions=1, internal=True),
+    )
+
+
+@dataclass
+class Runtime:
+    """The worker's parts in this process; the model is loaded on first use."""
+
+    settings: Settings
+    store: Store
+    _served: ServedModel | None = None
+    _training: Training | None = None
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @classmethod
+    def build(cls, settings: Settings) -> Runtime:
+        store = Store.connect(
+            settings.redis_url,
+            settings.redis_prefix,
+            settings.redis_timeout_seconds,
+            settings.snapshot_history,
+        )
+        return cls(settings, store)
+
+    async def served(self) -> ServedModel:
+        if self._served is None:
+            async with self._lock:
+                if self._served is None:
+                    untrained = OnlineModel(self.settings.model, catalog.build(self.settings.model))
+                    served = await persist(bootstrap, self.store, untrained.name, untrained)
+                    log.info("serving %s version %d", served.model.name, served.version)
+                    self._served = served
+        return self._served
+
+    async def training(self) -> Training:
+        if self._training is None:
+            self._training = Training(self.store, self.settings, await self.served())
+        return self._training
+
+
+async def persist(op: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """Run ``op`` until Redis answers. While Redis is away the stream waits:
+    nothing is acknowledged, so nothing is lost."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(StoreUnavailable),
+        wait=wait_exponential(multiplier=0.1, max=5),
+        before_sleep=before_sleep_log(log, logging.WARNING),
+        reraise=True,
+    ):
+        with attempt:
+            return await op(*args)
+    raise AssertionError("unreachable")
+
+
+settings = Settings()
+app = create_app(settings)
+topics = declare_topics(app, settings)
+runtime = Runtime.build(settings)

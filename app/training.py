@@ -1,0 +1,138 @@
+"""Model versions across processes: the one learner's loop, and every
+process's refresh to the newest version.
+
+The learner learns a batch, then writes a snapshot (model, quality, last
+training offset) at most every ``snapshot_interval_seconds``. The Kafka
+records behind a snapshot are acknowledged only once it is written, so the
+committed offset never passes what a snapshot holds: a learner that restarts,
+or the process that takes its partition over, loads the newest snapshot and
+skips what it already holds. Nothing is lost, nothing learned twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+from app.errors import SnapshotConflict, StoreUnavailable
+from app.learner import Learner, LearnerState, Outcome, Record
+from app.model import OnlineModel
+from app.serving import ServedModel
+from app.settings import Settings
+from app.store import Store
+
+log = logging.getLogger(__name__)
+
+Ack = Callable[[], object]
+
+
+async def bootstrap(store: Store, name: str, untrained: OnlineModel) -> ServedModel:
+    """The newest version from Redis, or version 0 (untrained) if there is none."""
+    snapshot = await store.load_snapshot(name)
+    if snapshot is None:
+        state = LearnerState.fresh(untrained)
+        try:
+            await store.save_snapshot(name, None, 0, state.dumps(), state.meta())
+        except SnapshotConflict:
+            snapshot = await store.load_snapshot(name)
+        else:
+            return ServedModel(state.model, 0)
+    assert snapshot is not None
+    return ServedModel(LearnerState.loads(snapshot.blob).model, snapshot.version)
+
+
+async def refresh(store: Store, served: ServedModel) -> bool:
+    """Serve the newest version if this process is behind; one round trip if not."""
+    head = await store.head_version(served.model.name)
+    if head is None or head <= served.version:
+        return False
+    snapshot = await store.load_snapshot(served.model.name, head)
+    if snapshot is None:  # trimmed between the two calls: the next refresh gets it
+        return False
+    return served.swap(LearnerState.loads(snapshot.blob).model, snapshot.version)
+
+
+class Training:
+    """The learner's I/O: join labels in Redis, learn, snapshot, resume."""
+
+    def __init__(self, store: Store, settings: Settings, served: ServedModel) -> None:
+        self._store = store
+        self._settings = settings
+        self._served = served
+        self._name = served.model.name
+        self._learner: Learner | None = None
+        self._acks: list[Ack] = []
+        self._lock = asyncio.Lock()
+        self._last_snapshot = time.monotonic()
+
+    @property
+    def learner(self) -> Learner | None:
+        return self._learner
+
+    async def learn(self, records: Sequence[Record], acks: Sequence[Ack]) -> Counter[Outcome]:
+        """Learn a batch in order; its acks run once a snapshot holds it."""
+        async with self._lock:
+            learner = await self._current()
+            unseen = learner.unseen(records)
+            claims = [(event.event_id, offset) for offset, event in unseen]
+            joined = await self._store.join(claims, self._settings.pending_ttl_seconds)
+            outcomes = learner.learn(unseen, joined, self._settings.label_max_delay)
+            self._acks.extend(acks)
+            if time.monotonic() - self._last_snapshot >= self._settings.snapshot_interval_seconds:
+                try:
+                    await self._snapshot(learner)
+                except StoreUnavailable as exc:
+                    log.warning("snapshot postponed: %s", exc)  # the timer tries again
+            return outcomes
+
+    async def flush(self) -> None:
+        """Snapshot what was learned since the last snapshot (the timer's call)."""
+        async with self._lock:
+            if self._learner is not None and (self._learner.dirty or self._acks):
+                await self._snapshot(self._learner)
+
+    async def _current(self) -> Learner:
+        # One learner owns the training partition at a time, but ownership
+        # moves: whenever Redis holds a newer version than ours, resume from it.
+        head = await self._store.head_version(self._name)
+        learner = self._learner
+        if learner is not None and learner.version == head:
+            return learner
+        snapshot = await self._store.load_snapshot(self._name, head)
+        if snapshot is None:
+            raise SnapshotConflict(f"{self._name}: snapshot {head} is missing")
+        learner = Learner(LearnerState.loads(snapshot.blob), snapshot.version)
+        log.info(
+            "learner resumes from %s version %d (offset %d, %d learned)",
+            self._name,
+            learner.version,
+            learner.state.offset,
+            learner.state.learned,
+        )
+        self._learner = learner
+        self._acks.clear()
+        return learner
+
+    async def _snapshot(self, learner: Learner) -> None:
+        version = learner.version + 1
+        blob = learner.state.dumps()
+        try:
+            await self._store.save_snapshot(
+                self._name, learner.version, version, blob, learner.state.meta()
+            )
+        except SnapshotConflict:
+            # Another process learns now: forget our copy and what it held;
+            # Kafka redelivers the unacknowledged records to the new owner.
+            log.warning("%s: another learner wrote a newer version; resyncing", self._name)
+            self._learner = None
+            self._acks.clear()
+            raise
+        learner.version, learner.dirty = version, False
+        self._last_snapshot = time.monotonic()
+        self._served.swap(LearnerState.loads(blob).model, version)
+        acks, self._acks = self._acks, []
+        for ack in acks:
+            ack()

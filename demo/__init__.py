@@ -1,0 +1,1 @@
+"""The demo: real data streamed as feature events, with labels arriving later."""

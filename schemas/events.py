@@ -1,0 +1,102 @@
+"""The messages on the worker's topics (JSON on the wire, Kafka key = event id).
+
+Numbers must be finite: one NaN learned poisons a linear model's weights, so
+``NaN`` and ``Infinity`` are refused at the door.
+
+>>> FeatureEvent.model_validate_json(b'{"event_id": "e1", "features": {"x": 1, "k": "a"}}')
+FeatureEvent(event_id='e1', features={'x': 1.0, 'k': 'a'}, occurred_at=None)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+EventId = Annotated[str, Field(min_length=1, max_length=256)]
+
+# bool first: JSON true must stay a bool, not become 1.0.
+FeatureValue = bool | FiniteFloat | str | None
+Label = bool | int | FiniteFloat | str
+
+
+class _Contract(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class FeatureEvent(_Contract):
+    """A producer's request for a prediction, on the features topic."""
+
+    event_id: EventId
+    features: dict[Annotated[str, Field(min_length=1, max_length=256)], FeatureValue]
+    occurred_at: AwareDatetime | None = None
+
+
+class LabelEvent(_Contract):
+    """The true outcome of an event scored earlier, on the labels topic."""
+
+    event_id: EventId
+    label: Label
+    occurred_at: AwareDatetime | None = None
+
+
+class PredictionEvent(_Contract):
+    """What the worker publishes for every valid feature event.
+
+    ``probabilities`` (classifiers only) maps each class, written as JSON text
+    for non-string classes (``"true"``, ``"1"``), to its probability.
+    """
+
+    event_id: str
+    model: str
+    model_version: int
+    prediction: Label | None
+    probabilities: dict[str, float] | None = None
+    scored_at: datetime
+
+
+class Source(_Contract):
+    """Where a message was read from."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+class DeadLetterReason(StrEnum):
+    INVALID_JSON = "invalid_json"
+    SCHEMA_VIOLATION = "schema_violation"
+    MISSING_EVENT_ID = "missing_event_id"
+    NON_FINITE_VALUE = "non_finite_value"
+    OVERSIZE_PAYLOAD = "oversize_payload"
+    TOO_MANY_FEATURES = "too_many_features"
+    LABEL_TYPE_MISMATCH = "label_type_mismatch"
+    MODEL_ERROR = "model_error"
+
+
+class DeadLetterEvent(_Contract):
+    """A message the worker could not handle, with everything needed to replay it."""
+
+    reason: DeadLetterReason
+    error: str
+    source: Source
+    key: str | None = None
+    payload: str
+    payload_encoding: Literal["utf-8", "base64"] = "utf-8"
+    payload_truncated: bool = False
+    at: datetime
+
+
+class TrainingEvent(_Contract):
+    """Internal: a valid label forwarded to the one learner of the model.
+
+    ``label_at`` is when the label reached the labels topic (seconds since the
+    epoch); lateness is judged against it, not against when it is learned.
+    """
+
+    event_id: str
+    label: Label
+    label_at: float

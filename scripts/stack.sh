@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# The local stack without Docker: one Apache Kafka broker (KRaft, single node)
+# and one Redis server.
+#
+#   scripts/stack.sh start    start what is not running yet, wait until it answers
+#   scripts/stack.sh stop     stop what this script started (never a foreign server)
+#   scripts/stack.sh status   say what answers on the stack's ports
+#   scripts/stack.sh clean    stop, then delete the broker's and Redis' data
+#
+# Kafka's jars come from Maven (stack/pom.xml pins the version) and run on
+# Java 17. Redis is the distribution's redis-server. Everything this script
+# writes lives under .stack/ in the project.
+#
+# Environment: STACK_KAFKA_PORT (9092), STACK_KAFKA_CONTROLLER_PORT (9093),
+# STACK_REDIS_PORT (6379), STACK_KAFKA_HEAP (512m), STACK_DIR (.stack).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+state=${STACK_DIR:-$root/.stack}
+kafka_port=${STACK_KAFKA_PORT:-9092}
+controller_port=${STACK_KAFKA_CONTROLLER_PORT:-9093}
+redis_port=${STACK_REDIS_PORT:-6379}
+heap=${STACK_KAFKA_HEAP:-512m}
+kafka_dir=$state/kafka
+redis_dir=$state/redis
+
+log() { printf '[stack] %s\n' "$*"; }
+die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+wait_for() { # name, seconds, command...
+  local name=$1 limit=$2; shift 2
+  local deadline=$((SECONDS + limit))
+  until "$@"; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.2
+  done
+}
+
+kafka_version() { sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$root/stack/pom.xml"; }
+
+fetch_kafka() {
+  local version marker
+  version=$(kafka_version)
+  marker=$kafka_dir/libs/.version
+  if [ -f "$marker" ] && [ "$(cat "$marker")" = "$version" ]; then return; fi
+  command -v mvn >/dev/null || die "Maven (mvn) is needed to fetch Kafka $version"
+  command -v java >/dev/null || die "Java 17 is needed to run Kafka"
+  log "fetching Kafka $version jars with Maven"
+  rm -rf "$kafka_dir/libs"
+  mvn -q -B -f "$root/stack/pom.xml" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$kafka_dir/libs"
+  echo "$version" >"$marker"
+}
+
+write_kafka_config() {
+  mkdir -p "$kafka_dir/data" "$kafka_dir/logs"
+  cat >"$kafka_dir/server.properties" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$controller_port
+listeners=PLAINTEXT://127.0.0.1:$kafka_port,CONTROLLER://127.0.0.1:$controller_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$kafka_port
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$kafka_dir/data
+num.partitions=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+log.retention.hours=24
+EOF
+}
+
+# The JVM's arguments for any Kafka main class: the stack's classpath and logging.
+java_args=(-Xms128m "-Xmx$heap" -XX:+UseG1GC
+  "-Dkafka.logs.dir=$kafka_dir/logs"
+  "-Dlog4j.configuration=file:$root/stack/log4j.properties"
+  -cp "$kafka_dir/libs/*")
+
+start_kafka() {
+  if port_open "$kafka_port"; then
+    log "kafka already answers on 127.0.0.1:$kafka_port (reused)"
+    return
+  fi
+  fetch_kafka
+  write_kafka_config
+  if [ ! -f "$kafka_dir/data/meta.properties" ]; then
+    local cluster_id
+    cluster_id=$(java "${java_args[@]}" kafka.tools.StorageTool random-uuid)
+    java "${java_args[@]}" kafka.tools.StorageTool format -t "$cluster_id" \
+      -c "$kafka_dir/server.properties" >"$kafka_dir/logs/format.log"
+    log "formatted KRaft storage (cluster $cluster_id)"
+  fi
+  # setsid: the broker must outlive the shell that started it.
+  setsid java "${java_args[@]}" kafka.Kafka "$kafka_dir/server.properties" \
+    >"$kafka_dir/logs/stdout.log" 2>&1 </dev/null &
+  echo $! >"$kafka_dir/kafka.pid"
+  if ! wait_for kafka 90 port_open "$kafka_port"; then
+    tail -n 30 "$kafka_dir/logs/stdout.log" "$kafka_dir/logs/server.log" >&2 || true
+    die "kafka did not answer on 127.0.0.1:$kafka_port within 90 s"
+  fi
+  log "kafka $(kafka_version) started on 127.0.0.1:$kafka_port"
+}
+
+ensure_redis_server() {
+  command -v redis-server >/dev/null && return
+  [ "$(id -u)" = 0 ] || die "redis-server is missing: install Debian's redis-server package"
+  log "installing redis-server"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+}
+
+redis_ping() { [ "$(redis-cli -p "$redis_port" ping 2>/dev/null)" = PONG ]; }
+
+start_redis() {
+  ensure_redis_server
+  if redis_ping; then
+    log "redis already answers on 127.0.0.1:$redis_port (reused)"
+    return
+  fi
+  mkdir -p "$redis_dir"
+  redis-server --bind 127.0.0.1 --port "$redis_port" --daemonize yes \
+    --dir "$redis_dir" --pidfile "$redis_dir/redis.pid" \
+    --logfile "$redis_dir/redis.log" --save "" --appendonly no
+  wait_for redis 20 redis_ping || die "redis did not answer on 127.0.0.1:$redis_port"
+  log "redis started on 127.0.0.1:$redis_port"
+}
+
+stop_pid() { # name, pidfile
+  local name=$1 pidfile=$2
+  if pid_alive "$pidfile"; then
+    local pid
+    pid=$(cat "$pidfile")
+    kill "$pid"
+    for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+    log "$name stopped"
+  fi
+  rm -f "$pidfile"
+}
+
+status() {
+  if port_open "$kafka_port"; then log "kafka: up on 127.0.0.1:$kafka_port"; else log "kafka: down"; fi
+  if redis_ping; then log "redis: up on 127.0.0.1:$redis_port"; else log "redis: down"; fi
+}
+
+case "${1:-}" in
+  start)
+    began=$SECONDS
+    start_redis
+    start_kafka
+    log "stack ready in $((SECONDS - began)) s"
+    ;;
+  stop)
+    stop_pid kafka "$kafka_dir/kafka.pid"
+    stop_pid redis "$redis_dir/redis.pid"
+    ;;
+  status) status ;;
+  clean)
+    stop_pid kafka "$kafka_dir/kafka.pid"
+    stop_pid redis "$redis_dir/redis.pid"
+    rm -rf "$kafka_dir/data" "$kafka_dir/logs" "$redis_dir"
+    log "broker and redis data removed"
+    ;;
+  *) echo "usage: $0 start|stop|status|clean" >&2; exit 2 ;;
+esac
