@@ -11,7 +11,7 @@ import logging
 import pickle
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -47,6 +47,8 @@ class LearnerState:
     offset: int = -1
     """Last training-topic offset learned (-1: none)."""
     learned: int = 0
+    outcomes: Counter[Outcome] = field(default_factory=Counter)
+    """Every label's outcome since the model was created."""
 
     def dumps(self) -> bytes:
         return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
@@ -69,6 +71,7 @@ class LearnerState:
             "offset": self.offset,
             "quality": self.quality.report(),
             "labels_scored": self.quality.count,
+            "outcomes": {o.value: self.outcomes[o] for o in Outcome},
         }
 
 
@@ -97,6 +100,7 @@ class Learner:
         for (offset, event), raw in zip(records, joined, strict=True):
             outcomes[self._learn_one(event, raw, max_delay)] += 1
             state.offset = offset
+        state.outcomes.update(outcomes)
         self.dirty = self.dirty or bool(records)
         return outcomes
 

@@ -24,7 +24,8 @@ QaEvent = tuple[str, dict[str, Any]]
 
 def phishing() -> Iterable[Sample]:
     """River's bundled Phishing dataset: 1,250 web pages, is it phishing?"""
-    return datasets.Phishing()
+    dataset: Iterable[Sample] = datasets.Phishing()
+    return dataset
 
 
 def sea_drift(n: int = 20_000, seed: int = 42) -> Iterator[Sample]:

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ import redis
 
 from app.settings import Settings
 from app.store import Store
+from tests.harness import Worker
 
 REDIS_URL = Settings().redis_url
 KAFKA_BOOTSTRAP = Settings().kafka_bootstrap
@@ -35,6 +38,7 @@ def make_settings() -> Callable[..., Settings]:
             "topic_predictions": f"{run}-predictions",
             "topic_dead_letter": f"{run}-dead-letter",
             "data_dir": f"/tmp/{run}",
+            "web_port": free_port(),
         }
         values.update(overrides)
         return Settings(**values)
@@ -64,3 +68,37 @@ async def store(redis_up: None, make_settings: Callable[..., Settings]) -> Async
         client.delete(*keys)
     client.close()
     await s.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def kafka_up() -> None:
+    host, port = KAFKA_BOOTSTRAP.split(",")[0].rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=2).close()
+    except OSError as exc:
+        pytest.fail(
+            f"Kafka is not answering at {KAFKA_BOOTSTRAP}: run scripts/stack.sh start ({exc})"
+        )
+
+
+@pytest.fixture
+def spawn(kafka_up: None, redis_up: None, tmp_path: Path) -> Iterator[Callable[[Settings], Worker]]:
+    """Start worker processes; all are stopped, and their logs shown, at the end."""
+    workers: list[Worker] = []
+
+    def start(settings: Settings) -> Worker:
+        worker = Worker(settings, tmp_path).start()
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+        print(f"--- {worker.log_path.name}\n{worker.tail()}")

@@ -1,0 +1,181 @@
+"""Running real worker processes and talking to them through real Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from app.settings import Settings
+
+T = TypeVar("T")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def env_of(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            env[f"EDDY_{name.upper()}"] = str(value)
+    return env
+
+
+class Worker:
+    """One ``eddy worker`` process; its log is kept for failure reports."""
+
+    def __init__(self, settings: Settings, log_dir: Path) -> None:
+        self.settings = settings
+        self.log_path = log_dir / f"worker-{settings.web_port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Worker:
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "agents", "worker", "-l", "info"],
+                cwd=ROOT,
+                env=env_of(self.settings),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        return self
+
+    def status(self) -> dict[str, Any] | None:
+        url = f"http://127.0.0.1:{self.settings.web_port}/status"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                data: dict[str, Any] = json.load(response)
+                return data
+        except OSError:
+            return None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        """Graceful stop (SIGTERM), as an operator would."""
+        self._end(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """Sudden death (SIGKILL): no commit, no snapshot, no goodbye."""
+        self._end(signal.SIGKILL)
+
+    def _end(self, sig: signal.Signals) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+async def eventually(
+    what: str, probe: Callable[[], Awaitable[T | None]], within: float, every: float = 0.2
+) -> T:
+    """Poll ``probe`` until it returns something truthy; fail after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        result = await probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within:.0f} s waiting for {what}")
+        await asyncio.sleep(every)
+
+
+async def wait_assigned(workers: list[Worker], topics: dict[str, int], within: float = 60) -> None:
+    """Until the workers together own every partition of ``topics``."""
+
+    async def covered() -> bool:
+        owned: dict[str, set[int]] = {t: set() for t in topics}
+        for worker in workers:
+            if not worker.alive():
+                raise AssertionError(f"worker died:\n{worker.tail()}")
+            status = worker.status()
+            for topic, parts in (status or {}).get("partitions", {}).items():
+                owned.setdefault(topic, set()).update(parts)
+        return all(owned[t] >= set(range(n)) for t, n in topics.items())
+
+    await eventually(f"assignment of {topics}", covered, within)
+
+
+async def produce(
+    bootstrap: str, records: Iterable[tuple[str, str, bytes]], rate: float | None = None
+) -> int:
+    """Send ``(topic, key, value)`` in order, ``rate`` records a second at
+    most, and wait until the broker has acknowledged every one."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
+    await producer.start()
+    sent = 0
+    started = time.monotonic()
+    try:
+        futures = []
+        for topic, key, value in records:
+            if rate is not None:
+                ahead = started + sent / rate - time.monotonic()
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+            futures.append(await producer.send(topic, value, key=key.encode()))
+            sent += 1
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return sent
+
+
+def as_records(
+    events: Iterable[tuple[str, dict[str, Any]]], settings: Settings
+) -> list[tuple[str, str, bytes]]:
+    """QA events as Kafka records for the topics of ``settings``."""
+    topic = {"features": settings.topic_features, "labels": settings.topic_labels}
+    return [(topic[kind], e["event_id"], json.dumps(e).encode()) for kind, e in events]
+
+
+class Reader:
+    """Reads a topic from the beginning, collecting decoded JSON values."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        self.values: list[dict[str, Any]] = []
+
+    async def __aenter__(self) -> Reader:
+        await self.consumer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.consumer.stop()
+
+    async def poll(self) -> list[dict[str, Any]]:
+        batches = await self.consumer.getmany(timeout_ms=200, max_records=5000)
+        for records in batches.values():
+            self.values.extend(json.loads(r.value) for r in records if r.value is not None)
+        return self.values
+
+    async def until(
+        self, what: str, enough: Callable[[list[dict[str, Any]]], bool], within: float
+    ) -> list[dict[str, Any]]:
+        async def probe() -> list[dict[str, Any]] | None:
+            values = await self.poll()
+            return values if enough(values) else None
+
+        return await eventually(what, probe, within, every=0)
