@@ -40,6 +40,20 @@ class Outcome(StrEnum):
     """Its type does not fit the model, or the model refused it."""
 
 
+Record = tuple[int, TrainingEvent]
+"""A training-topic offset and its label."""
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """A label that came before its features were stored: the scorer may
+    still have them in its backlog, so the label waits a while."""
+
+    offset: int
+    event: TrainingEvent
+    since: float
+
+
 @dataclass(slots=True)
 class LearnerState:
     model: OnlineModel
@@ -49,6 +63,8 @@ class LearnerState:
     learned: int = 0
     outcomes: Counter[Outcome] = field(default_factory=Counter)
     """Every label's outcome since the model was created."""
+    waiting: list[Waiting] = field(default_factory=list)
+    """Labels whose features were not stored yet when they came."""
 
     def dumps(self) -> bytes:
         return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
@@ -72,11 +88,8 @@ class LearnerState:
             "quality": self.quality.report(),
             "labels_scored": self.quality.count,
             "outcomes": {o.value: self.outcomes[o] for o in Outcome},
+            "waiting": len(self.waiting),
         }
-
-
-Record = tuple[int, TrainingEvent]
-"""A training-topic offset and its label."""
 
 
 class Learner:
@@ -91,17 +104,37 @@ class Learner:
         after a restart from an older committed offset)."""
         return [r for r in records if r[0] > self.state.offset]
 
+    def due(self, records: Sequence[Record]) -> list[Record]:
+        """What to join now: the waiting labels, then the new records."""
+        return [(w.offset, w.event) for w in self.state.waiting] + self.unseen(records)
+
     def learn(
-        self, records: Sequence[Record], joined: Sequence[bytes | None], max_delay: float
+        self,
+        records: Sequence[Record],
+        joined: Sequence[bytes | None],
+        *,
+        max_delay: float,
+        wait: float,
+        now: float,
     ) -> Counter[Outcome]:
-        """Learn each record in order, given what ``Store.join`` returned for it."""
+        """Learn each record of ``due()`` in order, given what ``Store.join``
+        returned for it. A label with no features yet waits up to ``wait``
+        seconds (kept in the state, so snapshots hold it) before it counts as
+        unknown."""
         outcomes: Counter[Outcome] = Counter()
         state = self.state
+        since = {w.offset: w.since for w in state.waiting}
+        waiting = []
         for (offset, event), raw in zip(records, joined, strict=True):
+            state.offset = max(state.offset, offset)
+            if raw is None and now - since.get(offset, now) < wait:
+                waiting.append(Waiting(offset, event, since.get(offset, now)))
+                continue
             outcomes[self._learn_one(event, raw, max_delay)] += 1
-            state.offset = offset
+        changed = bool(outcomes) or len(waiting) != len(state.waiting)
+        state.waiting = waiting
         state.outcomes.update(outcomes)
-        self.dirty = self.dirty or bool(records)
+        self.dirty = self.dirty or changed
         return outcomes
 
     def _learn_one(self, event: TrainingEvent, raw: bytes | None, max_delay: float) -> Outcome:

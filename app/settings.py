@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     """Kafka bootstrap servers, ``host:port[,host:port]``."""
 
+    kafka_session_timeout_seconds: float = Field(10.0, ge=3, le=300)
+    """A worker silent this long leaves the consumer group and its partitions
+    move to the others (so also: how long a killed worker's partitions wait)."""
+
     redis_url: str = "redis://127.0.0.1:6379/0"
     """Redis holding pending features, label claims and model snapshots."""
 
@@ -71,6 +75,10 @@ class Settings(BaseSettings):
     label_max_delay_seconds: int | None = Field(None, ge=1)
     """Labels arriving later than this after scoring are counted as expired and
     not learned. Defaults to ``pending_ttl_seconds``."""
+
+    label_wait_seconds: float = Field(30.0, ge=0)
+    """A label whose features are not stored yet (still in the scorer's
+    backlog, say) waits this long for them before it counts as unknown."""
 
     snapshot_interval_seconds: float = Field(0.5, gt=0, le=60)
     """The learner writes a new model version at most this often."""

@@ -39,6 +39,8 @@ def create_app(settings: Settings) -> Any:
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        broker_session_timeout=settings.kafka_session_timeout_seconds,
+        broker_heartbeat_interval=settings.kafka_session_timeout_seconds / 3,
         web_enabled=True,
         web_bind=settings.web_host,
         web_host=settings.web_host,

@@ -76,10 +76,7 @@ class Training:
         """Learn a batch in order; its acks run once a snapshot holds it."""
         async with self._lock:
             learner = await self._current()
-            unseen = learner.unseen(records)
-            claims = [(event.event_id, offset) for offset, event in unseen]
-            joined = await self._store.join(claims, self._settings.pending_ttl_seconds)
-            outcomes = learner.learn(unseen, joined, self._settings.label_max_delay)
+            outcomes = await self._learn(learner, records)
             self._acks.extend(acks)
             if time.monotonic() - self._last_snapshot >= self._settings.snapshot_interval_seconds:
                 try:
@@ -89,10 +86,28 @@ class Training:
             return outcomes
 
     async def flush(self) -> None:
-        """Snapshot what was learned since the last snapshot (the timer's call)."""
+        """Retry waiting labels, and snapshot what was learned since the last
+        snapshot (the timer's call)."""
         async with self._lock:
-            if self._learner is not None and (self._learner.dirty or self._acks):
-                await self._snapshot(self._learner)
+            learner = self._learner
+            if learner is None:
+                return
+            if learner.state.waiting:
+                await self._learn(learner, [])
+            if learner.dirty or self._acks:
+                await self._snapshot(learner)
+
+    async def _learn(self, learner: Learner, records: Sequence[Record]) -> Counter[Outcome]:
+        due = learner.due(records)
+        claims = [(event.event_id, offset) for offset, event in due]
+        joined = await self._store.join(claims, self._settings.pending_ttl_seconds)
+        return learner.learn(
+            due,
+            joined,
+            max_delay=self._settings.label_max_delay,
+            wait=self._settings.label_wait_seconds,
+            now=time.time(),
+        )
 
     async def _current(self) -> Learner:
         # One learner owns the training partition at a time, but ownership

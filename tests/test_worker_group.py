@@ -1,0 +1,60 @@
+"""Several worker processes in one consumer group: one model, consistently."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+from river import datasets
+
+from app.settings import Settings
+from app.store import Store
+from demo.stream import qa_events
+from tests.harness import Reader, Worker, as_records, eventually, produce, wait_assigned
+
+pytestmark = pytest.mark.integration
+
+
+async def learned(store: Store, settings: Settings, n: int) -> dict[str, object] | None:
+    snapshot = await store.load_snapshot(settings.model)
+    return snapshot.meta if snapshot and snapshot.meta["learned"] >= n else None
+
+
+async def test_two_workers_share_the_stream_and_one_learns(
+    make_settings: Callable[..., Settings], spawn: Callable[[Settings], Worker], store: Store
+) -> None:
+    base = make_settings(kafka_session_timeout_seconds=6)
+    first = spawn(base)
+    second = spawn(base.model_copy(update={"web_port": make_settings().web_port}))
+    await wait_assigned([first, second], {base.topic_features: 4, base.topic_training: 1})
+
+    def owns_features(w: Worker) -> bool:
+        return bool(((w.status() or {}).get("partitions") or {}).get(base.topic_features))
+
+    async def both_own_features() -> bool:
+        return owns_features(first) and owns_features(second)
+
+    await eventually("both workers to own feature partitions", both_own_features, 60)
+
+    events = list(qa_events(datasets.Phishing(), 50, "g"))
+    await produce(base.kafka_bootstrap, as_records(events, base), rate=500)
+
+    async with Reader(base.kafka_bootstrap, base.topic_predictions) as reader:
+        predictions = await reader.until("1250 predictions", lambda v: len(v) >= 1250, 60)
+    meta = await eventually("1250 labels learned", lambda: learned(store, base, 1250), 60)
+
+    per_event = Counter(p["event_id"] for p in predictions)
+    assert len(per_event) == 1250 and set(per_event.values()) == {1}
+    async with Reader(base.kafka_bootstrap, base.topic_dead_letter) as reader:
+        assert await reader.poll() == []
+
+    versions = await store.versions(base.model)
+    known = {v["version"] for v in versions}
+    assert {p["model_version"] for p in predictions} <= known
+    # One learner: versions form one line, each learning on top of the last.
+    learned_counts = [v["learned"] for v in versions]
+    assert learned_counts == sorted(learned_counts)
+    assert meta["learned"] == 1250
+    learners = [w for w in (first, second) if (w.status() or {}).get("learner")]
+    assert len(learners) == 1
