@@ -67,14 +67,14 @@ local head, snap, log, old = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local base, version, blob, meta, keep = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local current = redis.call('HGET', head, 'version')
 if (current or '') ~= base then
-  return current or ''
+  return {0, current or ''}
 end
 redis.call('SET', snap, blob)
 redis.call('HSET', head, 'version', version, 'meta', meta)
 redis.call('ZADD', log, version, meta)
 redis.call('ZREMRANGEBYRANK', log, 0, -tonumber(keep) - 1)
 if old ~= snap then redis.call('DEL', old) end
-return version
+return {1, version}
 """
 
 
@@ -167,9 +167,9 @@ class Store:
             self._key("model", model, "snap", max(version - self._history, 0)),
         ]
         args = ["" if base is None else base, version, blob, json.dumps(meta), VERSION_LOG_LENGTH]
-        written = await self._call("snapshot", lambda: self._snapshot(keys=keys, args=args))
-        if int(written or -1) != version:
-            raise SnapshotConflict(f"{model}: head is version {written!r}, not {base}")
+        written, head = await self._call("snapshot", lambda: self._snapshot(keys=keys, args=args))
+        if not written:
+            raise SnapshotConflict(f"{model}: head is version {head!r}, not {base}")
 
     async def load_snapshot(self, model: str, version: int | None = None) -> Snapshot | None:
         """The given version, or the newest; ``None`` if there is none."""

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+
+from app import catalog
+from app.errors import InvalidEvent
+from app.intake import Message, dead_letter
+from app.model import OnlineModel
+from app.pending import decode
+from app.scoring import decode_features, score_batch
+from app.serving import ServedModel
+from app.settings import Settings
+from schemas import DeadLetterReason, Source
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def message(value: bytes | None, offset: int = 0, key: bytes | None = b"k") -> Message:
+    return Message(key, value, Source(topic="features", partition=2, offset=offset), 0.0)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (None, DeadLetterReason.INVALID_JSON),
+        (b"{not json", DeadLetterReason.INVALID_JSON),
+        (b'{"event_id": "e", "features": 3}', DeadLetterReason.SCHEMA_VIOLATION),
+        (b'{"features": {}}', DeadLetterReason.MISSING_EVENT_ID),
+        (b'{"event_id": "e", "features": {"x": NaN}}', DeadLetterReason.NON_FINITE_VALUE),
+        (b'{"event_id": "e", "features": {"x": -Infinity}}', DeadLetterReason.NON_FINITE_VALUE),
+        (b'{"event_id": "e", "features": {"x": 1e999}}', DeadLetterReason.NON_FINITE_VALUE),
+        (
+            json.dumps({"event_id": "e", "features": {"p": "x" * 300}}).encode(),
+            DeadLetterReason.OVERSIZE_PAYLOAD,
+        ),
+        (
+            json.dumps({"event_id": "e", "features": {f"f{i}": 1 for i in range(4)}}).encode(),
+            DeadLetterReason.TOO_MANY_FEATURES,
+        ),
+    ],
+)
+def test_each_bad_input_has_its_reason(
+    raw: bytes | None, reason: DeadLetterReason, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(max_payload_bytes=256, max_features=3)
+    with pytest.raises(InvalidEvent) as caught:
+        decode_features(message(raw), settings)
+    assert caught.value.reason is reason
+
+
+def test_dead_letter_keeps_coordinates_and_raw_bytes() -> None:
+    raw = b"\xff\xfe not utf-8"
+    error = InvalidEvent(DeadLetterReason.INVALID_JSON, "bad")
+    letter = dead_letter(message(raw, offset=41), error, NOW, max_payload_bytes=5)
+    assert letter.source == Source(topic="features", partition=2, offset=41)
+    assert letter.payload_encoding == "base64" and letter.payload_truncated
+    assert letter.payload == "//4gbm8="  # the first 5 bytes
+    assert letter.key == "k" and letter.at == NOW
+
+
+def test_every_message_gets_a_prediction_or_a_dead_letter(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings()
+    served = ServedModel(
+        OnlineModel("logistic-regression", catalog.build("logistic-regression")), 7
+    )
+    served.model.learn({"x": 1.0}, True)
+    messages = [
+        message(b'{"event_id": "a", "features": {"x": 1.0, "c": "red"}}', 0),
+        message(b"oops", 1),
+        message(b'{"event_id": "b", "features": {"x": -1.0, "gone": null}}', 2),
+    ]
+    batch = score_batch(messages, served, settings, NOW)
+
+    assert [p.event_id for p in batch.predictions] == ["a", "b"]
+    assert [d.source.offset for d in batch.dead_letters] == [1]
+    first = batch.predictions[0]
+    assert first.model == "logistic-regression" and first.model_version == 7
+    assert first.probabilities is not None and set(first.probabilities) == {"false", "true"}
+    assert first.prediction is True
+    event_id, raw = batch.pending[1]
+    stored = decode(raw)
+    assert event_id == "b" and stored.features == {"x": -1.0, "gone": None}
+    assert stored.version == 7 and stored.scored_at == NOW.timestamp()

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from app.settings import Settings
+
+
+def test_environment_is_read_with_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EDDY_MODEL", "hoeffding-tree")
+    monkeypatch.setenv("EDDY_BATCH_MAX_EVENTS", "64")
+    settings = Settings()
+    assert settings.model == "hoeffding-tree" and settings.batch_max_events == 64
+    assert settings.label_max_delay == settings.pending_ttl_seconds
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"model": "gpt"},
+        {"batch_max_events": 0},
+        {"pending_ttl_seconds": 10, "label_max_delay_seconds": 20},
+        {"snapshot_interval_seconds": 0},
+        {"unknown_knob": 1},
+    ],
+)
+def test_nonsense_is_refused_at_start_up(bad: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        Settings(**bad)  # type: ignore[arg-type]

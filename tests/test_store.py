@@ -1,0 +1,51 @@
+"""Redis semantics the worker relies on, against the real server."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.errors import SnapshotConflict
+from app.store import DUPLICATE, Store
+
+pytestmark = pytest.mark.integration
+
+
+async def test_first_scoring_wins_and_each_event_is_claimed_once(store: Store) -> None:
+    await store.put_pending([("a", b"first"), ("b", b"b")], ttl=60)
+    await store.put_pending([("a", b"second")], ttl=60)  # a redelivered feature event
+
+    assert await store.join([("a", 5), ("z", 6)], ttl=60) == [b"first", None]
+    # The same offset again (a learner replaying after a crash) still owns it;
+    # any other offset is a duplicate.
+    assert await store.join([("a", 5), ("a", 9), ("b", 7)], ttl=60) == [b"first", DUPLICATE, b"b"]
+
+
+async def test_pending_records_expire(store: Store) -> None:
+    await store.put_pending([("a", b"x")], ttl=60)
+    ttl = await store._redis.ttl(store._key("pending", "a"))
+    assert 0 < ttl <= 60
+
+
+async def test_snapshots_are_compare_and_set(store: Store) -> None:
+    await store.save_snapshot("m", None, 0, b"v0", {"learned": 0})
+    await store.save_snapshot("m", 0, 1, b"v1", {"learned": 10})
+    with pytest.raises(SnapshotConflict):
+        await store.save_snapshot("m", 0, 1, b"fork", {"learned": 5})
+    with pytest.raises(SnapshotConflict):
+        await store.save_snapshot("m", None, 0, b"again", {})
+
+    head = await store.load_snapshot("m")
+    assert head is not None and head.version == 1 and head.blob == b"v1"
+    assert head.meta["learned"] == 10
+    assert [v["version"] for v in await store.versions("m")] == [0, 1]
+
+
+async def test_old_snapshots_are_trimmed_but_versions_are_logged(store: Store) -> None:
+    await store.save_snapshot("m", None, 0, b"v0", {})
+    for v in range(1, 15):
+        await store.save_snapshot("m", v - 1, v, f"v{v}".encode(), {})
+    kept = store._history  # the fixture's snapshot_history
+    assert await store.load_snapshot("m", 14 - kept) is None
+    oldest_kept = await store.load_snapshot("m", 15 - kept)
+    assert oldest_kept is not None and oldest_kept.blob == f"v{15 - kept}".encode()
+    assert len(await store.versions("m")) == 15

@@ -1,0 +1,88 @@
+"""Model versions across learners and processes, against the real Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from app import catalog, pending
+from app.errors import SnapshotConflict
+from app.learner import Outcome
+from app.model import OnlineModel, Prediction
+from app.settings import Settings
+from app.store import Store
+from app.training import Training, bootstrap, refresh
+from schemas import TrainingEvent
+
+pytestmark = pytest.mark.integration
+
+
+def untrained() -> OnlineModel:
+    return OnlineModel("logistic-regression", catalog.build("logistic-regression"))
+
+
+async def score(store: Store, *ids: str) -> None:
+    served = Prediction(True, ((False, 0.5), (True, 0.5)))
+    await store.put_pending([(i, pending.encode({"x": 1.0}, served, 0, 1e9)) for i in ids], 600)
+
+
+def label(i: str) -> TrainingEvent:
+    return TrainingEvent(event_id=i, label=True, label_at=1e9)
+
+
+async def test_a_new_learner_resumes_without_relearning(
+    store: Store, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(snapshot_interval_seconds=60)
+    served = await bootstrap(store, "logistic-regression", untrained())
+    first = Training(store, settings, served)
+    await score(store, "a", "b", "c")
+    acked: list[int] = []
+    await first.learn([(0, label("a")), (1, label("b"))], [lambda: acked.append(0)])
+    assert acked == []  # not acknowledged before a snapshot holds it
+    await first.flush()
+    assert acked == [0] and served.version == 1
+
+    # The process dies after learning offset 2 but before its snapshot.
+    await first.learn([(2, label("c"))], [])
+
+    successor = Training(
+        store, settings, await bootstrap(store, "logistic-regression", untrained())
+    )
+    redelivered = [(1, label("b")), (2, label("c"))]
+    outcomes = await successor.learn(redelivered, [])
+    assert outcomes == {Outcome.JOINED: 1}  # b is in the snapshot; c is reclaimed by its offset
+    await successor.flush()
+    assert successor.learner is not None and successor.learner.state.learned == 3
+
+
+async def test_a_stale_learner_cannot_fork_the_model(
+    store: Store, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(snapshot_interval_seconds=60)
+    await score(store, "a", "b")
+    old = Training(store, settings, await bootstrap(store, "logistic-regression", untrained()))
+    new = Training(store, settings, await bootstrap(store, "logistic-regression", untrained()))
+    await old.learn([(0, label("a"))], [])
+    await new.learn([(0, label("a")), (1, label("b"))], [])
+    await new.flush()
+    with pytest.raises(SnapshotConflict):
+        await old.flush()
+    head = await store.load_snapshot("logistic-regression")
+    assert head is not None and head.version == 1 and head.meta["learned"] == 2
+
+
+async def test_every_process_refreshes_to_the_newest_version(
+    store: Store, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(snapshot_interval_seconds=60)
+    learner_side = await bootstrap(store, "logistic-regression", untrained())
+    other_side = await bootstrap(store, "logistic-regression", untrained())
+    training = Training(store, settings, learner_side)
+    await score(store, "a")
+    await training.learn([(0, label("a"))], [])
+    await training.flush()
+    assert other_side.version == 0
+    assert await refresh(store, other_side) and other_side.version == 1
+    assert not await refresh(store, other_side)
