@@ -22,7 +22,9 @@ ModelName = Literal["logistic-regression", "hoeffding-tree", "linear-regression"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="EDDY_", frozen=True, extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix="EDDY_", frozen=True, extra="forbid", use_attribute_docstrings=True
+    )
 
     app_id: str = Field("eddy", min_length=1)
     """Kafka consumer group and prefix of internal topics; processes with the
@@ -106,9 +108,6 @@ class Settings(BaseSettings):
     data_dir: str = ".eddy"
     """Directory for the Faust worker's local files."""
 
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-    """Log level of the worker."""
-
     @model_validator(mode="after")
     def _delays_fit(self) -> Self:
         if (
@@ -129,3 +128,17 @@ class Settings(BaseSettings):
     def topic_training(self) -> str:
         """Internal one-partition topic: its owner is the model's only learner."""
         return f"{self.app_id}-training"
+
+
+def markdown_table() -> str:
+    """The README's settings table: ``python -m app.settings``."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = "" if field.default is None else f"`{field.default}`"
+        meaning = " ".join((field.description or "").split()).replace("``", "`")
+        rows.append(f"| `EDDY_{name.upper()}` | {default} | {meaning} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

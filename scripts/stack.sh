@@ -12,7 +12,8 @@
 # writes lives under .stack/ in the project.
 #
 # Environment: STACK_KAFKA_PORT (9092), STACK_KAFKA_CONTROLLER_PORT (9093),
-# STACK_REDIS_PORT (6379), STACK_KAFKA_HEAP (512m), STACK_DIR (.stack).
+# STACK_REDIS_PORT (6379), STACK_KAFKA_HEAP (512m), STACK_DIR (.stack),
+# STACK_KAFKA_VERSION (the pom's; set it to try another release).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,7 +41,9 @@ wait_for() { # name, seconds, command...
   done
 }
 
-kafka_version() { sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$root/stack/pom.xml"; }
+kafka_version() {
+  echo "${STACK_KAFKA_VERSION:-$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$root/stack/pom.xml")}"
+}
 
 fetch_kafka() {
   local version marker
@@ -52,7 +55,7 @@ fetch_kafka() {
   log "fetching Kafka $version jars with Maven"
   rm -rf "$kafka_dir/libs"
   mvn -q -B -f "$root/stack/pom.xml" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$kafka_dir/libs"
+    -DincludeScope=runtime -DoutputDirectory="$kafka_dir/libs" -Dkafka.version="$version"
   echo "$version" >"$marker"
 }
 
@@ -94,7 +97,8 @@ start_kafka() {
   write_kafka_config
   if [ ! -f "$kafka_dir/data/meta.properties" ]; then
     local cluster_id
-    cluster_id=$(java "${java_args[@]}" kafka.tools.StorageTool random-uuid)
+    # A Kafka Uuid: 16 random bytes, URL-safe base64 without padding.
+    cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
     java "${java_args[@]}" kafka.tools.StorageTool format -t "$cluster_id" \
       -c "$kafka_dir/server.properties" >"$kafka_dir/logs/format.log"
     log "formatted KRaft storage (cluster $cluster_id)"

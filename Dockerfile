@@ -1,0 +1,22 @@
+# The worker image. docker-compose.yml runs it next to Kafka and Redis.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    EDDY_WEB_HOST=0.0.0.0 \
+    EDDY_DATA_DIR=/var/lib/eddy
+
+WORKDIR /opt/eddy
+COPY pyproject.toml README.md ./
+COPY app ./app
+COPY agents ./agents
+COPY schemas ./schemas
+COPY demo ./demo
+RUN pip install --no-cache-dir . \
+    && useradd --system --home-dir /var/lib/eddy --create-home eddy
+
+USER eddy
+EXPOSE 6066
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:6066/status', timeout=2)"
+CMD ["eddy", "worker", "-l", "info"]

@@ -1,0 +1,53 @@
+"""docker-compose.yml and the Dockerfile, checked without a Docker engine."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from app.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return data
+
+
+def test_compose_runs_the_kafka_version_the_stack_pins() -> None:
+    pom = (ROOT / "stack" / "pom.xml").read_text()
+    pinned = re.search(r"<kafka.version>(.+)</kafka.version>", pom)
+    assert pinned is not None
+    assert compose()["services"]["kafka"]["image"] == f"apache/kafka:{pinned.group(1)}"
+
+
+def test_every_worker_variable_is_a_setting_and_is_valid() -> None:
+    services = compose()["services"]
+    for name in ("worker", "demo"):
+        env = services[name]["environment"]
+        fields = {f"EDDY_{f.upper()}" for f in Settings.model_fields}
+        assert set(env) <= fields, f"{name} sets unknown variables"
+        settings = Settings(**{k.removeprefix("EDDY_").lower(): v for k, v in env.items()})
+        host = settings.kafka_bootstrap.split(":")[0]
+        assert host in services and services[host]["image"].startswith("apache/kafka")
+
+
+def test_kafka_advertises_the_address_the_worker_dials() -> None:
+    kafka = compose()["services"]["kafka"]["environment"]
+    bootstrap = compose()["services"]["worker"]["environment"]["EDDY_KAFKA_BOOTSTRAP"]
+    assert f"PLAINTEXT://{bootstrap}" in kafka["KAFKA_ADVERTISED_LISTENERS"].split(",")
+
+
+def test_image_runs_the_declared_entry_point_on_the_settings_port() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert 'CMD ["eddy", "worker", "-l", "info"]' in dockerfile and "eddy" in scripts
+    port = Settings().web_port
+    assert f"EXPOSE {port}" in dockerfile and f"127.0.0.1:{port}/status" in dockerfile
+    for package in ("app", "agents", "schemas", "demo"):
+        assert f"COPY {package} ./{package}" in dockerfile
