@@ -3,6 +3,6 @@
 Importing this package registers every agent on ``app.streams.app``.
 """
 
-from agents import labels, learning, model, scoring, web
+from agents import drift, labels, learning, model, scoring, web
 
-__all__ = ["labels", "learning", "model", "scoring", "web"]
+__all__ = ["drift", "labels", "learning", "model", "scoring", "web"]

@@ -1,15 +1,24 @@
-"""The two things every agent does with Kafka records."""
+"""What every agent does with Kafka records."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from aiokafka.errors import KafkaError
 from pydantic import BaseModel
+from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception_type, wait_exponential
 
+from app import metrics
 from app.intake import Message
 from schemas import Source
+
+log = logging.getLogger(__name__)
+
+positions: dict[tuple[str, int], int] = {}
+"""Next offset to read, per (topic, partition) this process consumed: for the lag."""
 
 
 def messages(events: Sequence[Any]) -> list[Message]:
@@ -25,6 +34,9 @@ def messages(events: Sequence[Any]) -> list[Message]:
                 timestamp=m.timestamp,
             )
         )
+        positions[m.topic, m.partition] = m.offset + 1
+    if out:
+        metrics.events_consumed.labels(out[0].source.topic).inc(len(out))
     return out
 
 
@@ -33,17 +45,27 @@ async def publish(topic: Any, records: Iterable[tuple[str | None, BaseModel]]) -
 
     ``force=True`` sends now instead of attaching to the current event: the
     caller acknowledges its input only after this returns, so offsets are
-    never committed past an output the broker does not hold.
+    never committed past an output the broker does not hold. A failed send
+    is retried whole: a consumer may see a record twice, never zero times.
     """
-    pending = [
-        await topic.send(
-            key=None if key is None else key.encode(),
-            value=record.model_dump_json().encode(),
-            force=True,
-        )
+    encoded = [
+        (None if key is None else key.encode(), record.model_dump_json().encode())
         for key, record in records
     ]
-    await asyncio.gather(*pending)
+    if not encoded:
+        return
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(KafkaError),
+        wait=wait_exponential(multiplier=0.1, max=5),
+        before_sleep=before_sleep_log(log, logging.WARNING),
+    ):
+        with attempt:
+            try:
+                pending = [await topic.send(key=k, value=v, force=True) for k, v in encoded]
+                await asyncio.gather(*pending)
+            except KafkaError:
+                metrics.kafka_errors.labels(topic.get_topic_name()).inc()
+                raise
 
 
 def ack_all(events: Iterable[Any]) -> None:

@@ -4,26 +4,47 @@ records are acknowledged once a snapshot holds them."""
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
-from agents.kafka import messages
+from agents.kafka import messages, publish
+from app import telemetry
 from app.labels import training_records
+from app.learner import Learned
 from app.streams import app, persist, runtime, settings, topics
+from app.training import Training
+from app.watch import error_drift_events
 
 log = logging.getLogger(__name__)
 
 
+async def report(training: Training, learned: Learned) -> None:
+    """Metrics for what was learned, and a drift event per error-stream drift."""
+    learner = training.learner
+    if learner is None:
+        return
+    telemetry.record_learned(learned, learner.state)
+    if learned.drifts:
+        served = await runtime.served()
+        events = error_drift_events(learned.drifts, settings, served, datetime.now(UTC))
+        for event in events:
+            log.warning(
+                "drift on the error stream: labels %d to %d", event.window_start, event.window_end
+            )
+        await publish(topics.drift, ((e.subject, e) for e in events))
+        telemetry.record_drift(events, {})
+
+
 @app.agent(topics.training)
 async def learn_from_labels(stream):  # type: ignore[no-untyped-def]
-    async for events in stream.noack_take(
-        settings.batch_max_events, settings.batch_max_wait_seconds
-    ):
+    batches = stream.noack_take(settings.batch_max_events, settings.batch_max_wait_seconds)
+    async for events in batches:
         training = await runtime.training()
         records = training_records(messages(events))
-        outcomes = await persist(training.learn, records, [e.ack for e in events])
-        log.debug("labels: %s", dict(outcomes))
+        learned = await persist(training.learn, records, [e.ack for e in events])
+        await report(training, learned)
 
 
 @app.timer(settings.snapshot_interval_seconds)
 async def snapshot_model() -> None:
     training = await runtime.training()
-    await persist(training.flush)
+    await report(training, await persist(training.flush))

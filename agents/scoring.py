@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from agents.kafka import ack_all, messages, publish
+from app import telemetry
 from app.scoring import score_batch
 from app.streams import app, persist, runtime, settings, topics
+from app.watch import window_for
 
 
 @app.agent(topics.features)
 async def score_features(stream):  # type: ignore[no-untyped-def]
-    async for events in stream.noack_take(
-        settings.batch_max_events, settings.batch_max_wait_seconds
-    ):
+    batches = stream.noack_take(settings.batch_max_events, settings.batch_max_wait_seconds)
+    async for events in batches:
+        received = time.time()
         served = await runtime.served()
         batch = score_batch(messages(events), served, settings, datetime.now(UTC))
         # Features first: a label that follows its prediction must find them.
-        await persist(runtime.store.put_pending, batch.pending, settings.pending_ttl_seconds)
+        await persist(
+            runtime.store.put_pending,
+            batch.pending,
+            settings.pending_ttl_seconds,
+            batch.counts,
+            window_for(settings, received),
+        )
         await publish(topics.predictions, ((p.event_id, p) for p in batch.predictions))
         await publish(topics.dead_letter, ((d.key, d) for d in batch.dead_letters))
         ack_all(events)
+        telemetry.record_scored(batch, received, time.time())

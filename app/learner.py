@@ -16,11 +16,13 @@ from enum import StrEnum
 from typing import Any
 
 from app import pending
+from app.drift import ErrorDrift
 from app.errors import ModelError
-from app.model import OnlineModel
+from app.model import OnlineModel, Prediction
 from app.quality import Quality
+from app.settings import DetectorName
 from app.store import DUPLICATE
-from schemas import TrainingEvent
+from schemas import Label, TrainingEvent
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,17 @@ Record = tuple[int, TrainingEvent]
 """A training-topic offset and its label."""
 
 
+@dataclass(slots=True)
+class Learned:
+    """What a batch of labels did."""
+
+    outcomes: Counter[Outcome] = field(default_factory=Counter)
+    delays: list[float] = field(default_factory=list)
+    """Seconds from scoring to label, of each joined label."""
+    drifts: list[tuple[int, int]] = field(default_factory=list)
+    """Error-stream drifts: windows ``(first, last)``, in labels."""
+
+
 @dataclass(frozen=True, slots=True)
 class Waiting:
     """A label that came before its features were stored: the scorer may
@@ -58,6 +71,7 @@ class Waiting:
 class LearnerState:
     model: OnlineModel
     quality: Quality
+    error_drift: ErrorDrift
     offset: int = -1
     """Last training-topic offset learned (-1: none)."""
     learned: int = 0
@@ -77,8 +91,10 @@ class LearnerState:
         return state
 
     @classmethod
-    def fresh(cls, model: OnlineModel) -> LearnerState:
-        return cls(model, Quality(model.kind))
+    def fresh(
+        cls, model: OnlineModel, detector: DetectorName = "adwin", quality_window: int = 1000
+    ) -> LearnerState:
+        return cls(model, Quality(model.kind, quality_window), ErrorDrift(detector))
 
     def meta(self) -> dict[str, Any]:
         return {
@@ -86,6 +102,7 @@ class LearnerState:
             "learned": self.learned,
             "offset": self.offset,
             "quality": self.quality.report(),
+            "quality_rolling": self.quality.report("rolling"),
             "labels_scored": self.quality.count,
             "outcomes": {o.value: self.outcomes[o] for o in Outcome},
             "waiting": len(self.waiting),
@@ -116,12 +133,13 @@ class Learner:
         max_delay: float,
         wait: float,
         now: float,
-    ) -> Counter[Outcome]:
+    ) -> Learned:
         """Learn each record of ``due()`` in order, given what ``Store.join``
         returned for it. A label with no features yet waits up to ``wait``
         seconds (kept in the state, so snapshots hold it) before it counts as
         unknown."""
-        outcomes: Counter[Outcome] = Counter()
+        result = Learned()
+        outcomes = result.outcomes
         state = self.state
         since = {w.offset: w.since for w in state.waiting}
         waiting = []
@@ -130,14 +148,16 @@ class Learner:
             if raw is None and now - since.get(offset, now) < wait:
                 waiting.append(Waiting(offset, event, since.get(offset, now)))
                 continue
-            outcomes[self._learn_one(event, raw, max_delay)] += 1
+            outcomes[self._learn_one(event, raw, max_delay, result)] += 1
         changed = bool(outcomes) or len(waiting) != len(state.waiting)
         state.waiting = waiting
         state.outcomes.update(outcomes)
         self.dirty = self.dirty or changed
-        return outcomes
+        return result
 
-    def _learn_one(self, event: TrainingEvent, raw: bytes | None, max_delay: float) -> Outcome:
+    def _learn_one(
+        self, event: TrainingEvent, raw: bytes | None, max_delay: float, result: Learned
+    ) -> Outcome:
         if raw is None:
             return Outcome.UNKNOWN
         if raw == DUPLICATE:
@@ -155,4 +175,17 @@ class Learner:
             return Outcome.INVALID
         state.quality.update(event.label, record.served)
         state.learned += 1
+        result.delays.append(event.label_at - record.scored_at)
+        window = state.error_drift.update(loss(event.label, record.served))
+        if window is not None:
+            result.drifts.append(window)
         return Outcome.JOINED
+
+
+def loss(y: Label, served: Prediction) -> float:
+    """0/1 for classes, absolute error for values (1 when nothing was predicted)."""
+    if served.label is None:
+        return 1.0
+    if served.probabilities is not None:
+        return float(served.label != y)
+    return abs(float(y) - float(served.label))

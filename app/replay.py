@@ -29,8 +29,9 @@ async def replay(
 ) -> tuple[LearnerState, Counter[Outcome]]:
     """Feed ``("features" | "labels", event)`` pairs one by one; return the
     learner's final state and the label outcomes."""
-    untrained = OnlineModel(settings.model, catalog.build(settings.model))
-    served = await bootstrap(store, settings.model, untrained)
+    model = OnlineModel(settings.model, catalog.build(settings.model))
+    initial = LearnerState.fresh(model, settings.drift_detector, settings.quality_window)
+    served = await bootstrap(store, initial)
     training = Training(store, settings, served)
     outcomes: Counter[Outcome] = Counter()
     offsets: Counter[str] = Counter()
@@ -50,7 +51,7 @@ async def replay(
             routed = route_labels([message], served.model, settings, now)
             records = [(offsets["training"], t) for t in routed.training]
             offsets["training"] += len(records)
-            outcomes += await training.learn(records, [])
+            outcomes += (await training.learn(records, [])).outcomes
             await training.flush()
     assert training.learner is not None, "no label was replayed"
     return training.learner.state, outcomes

@@ -4,23 +4,35 @@ publish and what to keep for the labels to come. No I/O here."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from app import pending
+from app.drift import bucket, histogram
 from app.errors import InvalidEvent, ModelError
 from app.intake import Message, dead_letter, parse
 from app.serving import ServedModel
 from app.settings import Settings
 from schemas import DeadLetterEvent, DeadLetterReason, FeatureEvent, Label, PredictionEvent
 
+PREDICTION = "__prediction__"
+"""The drift subject of the predictions themselves."""
+
 
 @dataclass(slots=True)
 class ScoredBatch:
     predictions: list[PredictionEvent] = field(default_factory=list)
+    origins: list[float] = field(default_factory=list)
+    """When each predicted event happened: its ``occurred_at``, or its Kafka
+    timestamp (seconds since the epoch)."""
+    confidences: list[float] = field(default_factory=list)
+    """Probability of each predicted class (classifiers)."""
     pending: list[tuple[str, bytes]] = field(default_factory=list)
     """``(event id, pending record)`` to store before predictions go out."""
     dead_letters: list[DeadLetterEvent] = field(default_factory=list)
+    counts: dict[str, Counter[str]] = field(default_factory=dict)
+    """Drift histograms of this batch: per feature, and of the predictions."""
 
 
 def class_key(label: Label) -> str:
@@ -45,6 +57,8 @@ def score_batch(
     out = ScoredBatch()
     model, version = served.model, served.version
     scored_at = now.timestamp()
+    rows = []
+    predicted: Counter[str] = Counter()
     for message in messages:
         try:
             event = decode_features(message, settings)
@@ -69,4 +83,14 @@ def score_batch(
         out.pending.append(
             (event.event_id, pending.encode(event.features, prediction, version, scored_at))
         )
+        occurred = event.occurred_at
+        out.origins.append(message.timestamp if occurred is None else occurred.timestamp())
+        if proba:
+            out.confidences.append(max(p for _, p in proba))
+        if prediction.label is not None:
+            predicted[bucket(prediction.label)] += 1
+        rows.append(event.features)
+    out.counts = histogram(rows)
+    if predicted:
+        out.counts[PREDICTION] = predicted
     return out

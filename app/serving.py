@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from app.model import OnlineModel
 
@@ -14,10 +15,12 @@ class ServedModel:
 
     model: OnlineModel
     version: int
+    created_at: float = field(default_factory=time.time)
+    """When the served version was written."""
 
-    def swap(self, model: OnlineModel, version: int) -> bool:
+    def swap(self, model: OnlineModel, version: int, created_at: float) -> bool:
         """Serve ``version`` if it is newer than the current one."""
         if version <= self.version:
             return False
-        self.model, self.version = model, version
+        self.model, self.version, self.created_at = model, version, created_at
         return True

@@ -19,6 +19,9 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ModelName = Literal["logistic-regression", "hoeffding-tree", "linear-regression"]
+REGRESSORS = {"linear-regression"}
+DetectorName = Literal["adwin", "page-hinkley", "kswin", "ddm", "eddm", "hddm-a", "hddm-w", "fhddm"]
+BINARY_DETECTORS = {"ddm", "eddm", "hddm-a", "hddm-w", "fhddm"}
 
 
 class Settings(BaseSettings):
@@ -57,6 +60,9 @@ class Settings(BaseSettings):
 
     topic_dead_letter: str = "dead-letter"
     """Messages that could not be handled (``DeadLetterEvent``)."""
+
+    topic_drift: str = "drift"
+    """Drift detections out (``DriftEvent``)."""
 
     topic_partitions: int = Field(4, ge=1)
     """Partitions of the features, labels and predictions topics when the
@@ -99,6 +105,47 @@ class Settings(BaseSettings):
     """Events with more features are dead-lettered: every new feature name
     grows the model for good."""
 
+    quality_window: int = Field(1000, ge=10)
+    """Labels in the rolling window of the live quality metrics."""
+
+    drift_detector: DetectorName = "adwin"
+    """River detector on the error stream (0/1 errors for classifiers,
+    absolute errors for regressors; the DDM family takes classifiers only)."""
+
+    drift_window_seconds: float = Field(60.0, gt=0)
+    """Length of the feature and prediction drift windows."""
+
+    drift_min_events: int = Field(500, ge=1)
+    """Windows with fewer values of a feature are not judged."""
+
+    drift_numeric_statistic: Literal["psi", "ks"] = "psi"
+    """Numeric features and predictions: population stability index, or a
+    two-sample Kolmogorov-Smirnov test."""
+
+    drift_categorical_statistic: Literal["js", "chi2"] = "js"
+    """Categorical features and classes: Jensen-Shannon distance, or a
+    chi-squared test."""
+
+    drift_psi_threshold: float = Field(0.2, gt=0)
+    """PSI above this is a drift (0.1: moderate, 0.25: significant)."""
+
+    drift_ks_pvalue: float = Field(0.001, gt=0, lt=1)
+    """A Kolmogorov-Smirnov p-value below this is a drift."""
+
+    drift_chi2_pvalue: float = Field(0.001, gt=0, lt=1)
+    """A chi-squared p-value below this is a drift."""
+
+    drift_js_threshold: float = Field(0.1, gt=0, le=1)
+    """A Jensen-Shannon distance above this is a drift."""
+
+    drift_max_features: int = Field(100, ge=1)
+    """Features watched for drift (the first ones seen); Redis memory is
+    bounded by this times ``drift_max_buckets`` per window."""
+
+    drift_max_buckets: int = Field(400, ge=10)
+    """Buckets per feature and window (numbers fall in 5%-wide logarithmic
+    buckets, categories in one each); more are counted as ``other``."""
+
     web_host: str = "127.0.0.1"
     """Address of the HTTP server (status page)."""
 
@@ -119,6 +166,24 @@ class Settings(BaseSettings):
                 "features would be gone before the label is due"
             )
         return self
+
+    @model_validator(mode="after")
+    def _detector_fits(self) -> Self:
+        if self.model in REGRESSORS and self.drift_detector in BINARY_DETECTORS:
+            raise ValueError(
+                f"drift_detector {self.drift_detector} takes 0/1 errors: "
+                f"it cannot watch the regressor {self.model}"
+            )
+        return self
+
+    @property
+    def drift_thresholds(self) -> dict[str, float]:
+        return {
+            "psi": self.drift_psi_threshold,
+            "ks": self.drift_ks_pvalue,
+            "chi2": self.drift_chi2_pvalue,
+            "js": self.drift_js_threshold,
+        }
 
     @property
     def label_max_delay(self) -> int:

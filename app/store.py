@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -30,11 +30,26 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
+from app import metrics
 from app.errors import SnapshotConflict, StoreUnavailable
 
 T = TypeVar("T")
 
 VERSION_LOG_LENGTH = 100_000
+DRIFT_EVENTS_KEPT = 100
+Counts = Mapping[str, Mapping[str, int]]
+"""Drift histograms: ``{subject: {bucket: count}}``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The drift window a batch's histograms go to."""
+
+    id: int
+    ttl: int
+    max_subjects: int
+    max_buckets: int
+
 
 # Claims a label's event for one training-topic offset. Re-claiming with the
 # same offset succeeds: that is the learner replaying records that its last
@@ -78,6 +93,45 @@ return {1, version}
 """
 
 
+# Adds a batch's drift histograms to the window's counts. Bounded: at most
+# max_subjects features are watched, each with at most max_buckets buckets.
+_COUNT = """
+local subjects, base = KEYS[1], ARGV[1]
+local ttl, max_subjects, max_buckets = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local touched = {}
+for i = 5, #ARGV, 3 do
+  local subject, b, n = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local known = redis.call('SISMEMBER', subjects, subject) == 1
+  if not known and redis.call('SCARD', subjects) < max_subjects then
+    redis.call('SADD', subjects, subject)
+    known = true
+  end
+  if known then
+    local key = base .. subject
+    if redis.call('HEXISTS', key, b) == 0 and redis.call('HLEN', key) >= max_buckets then
+      b = 'other'
+    end
+    redis.call('HINCRBY', key, b, n)
+    if not touched[key] then
+      touched[key] = true
+      redis.call('EXPIRE', key, ttl)
+    end
+  end
+end
+return 0
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class DriftWindows:
+    """What a drift check reads: per subject, the closed window's histogram,
+    the reference histogram and the window the reference came from."""
+
+    current: dict[str, dict[str, int]]
+    reference: dict[str, dict[str, int]]
+    reference_window: dict[str, int]
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     version: int
@@ -96,6 +150,7 @@ class Store:
         self._history = snapshot_history
         self._join = client.register_script(_JOIN)
         self._snapshot = client.register_script(_SNAPSHOT)
+        self._count = client.register_script(_COUNT)
 
     @classmethod
     def connect(cls, url: str, prefix: str, timeout: float, snapshot_history: int) -> Store:
@@ -118,6 +173,7 @@ class Store:
         try:
             return await op()
         except (RedisError, OSError) as exc:
+            metrics.redis_errors.labels(what).inc()
             raise StoreUnavailable(f"redis {what} failed: {exc!r}") from exc
 
     def _key(self, *parts: str | int) -> str:
@@ -125,15 +181,45 @@ class Store:
 
     # -- pending features -------------------------------------------------
 
-    async def put_pending(self, records: Sequence[tuple[str, bytes]], ttl: int) -> None:
-        """Store what was scored, per event id; a redelivered event keeps its
-        first record."""
-        if not records:
+    async def put_pending(
+        self,
+        records: Sequence[tuple[str, bytes]],
+        ttl: int,
+        counts: Counts | None = None,
+        window: Window | None = None,
+    ) -> None:
+        """Store what was scored, per event id (a redelivered event keeps its
+        first record), and add the batch's drift histograms to ``window``,
+        in one round trip."""
+        if not records and not counts:
             return
         pipe = self._redis.pipeline(transaction=False)
         for event_id, record in records:
             pipe.set(self._key("pending", event_id), record, nx=True, ex=ttl)
+        if counts and window is not None:
+            args: list[str | int] = [
+                self._key("drift", "win", window.id, ""),
+                window.ttl,
+                window.max_subjects,
+                window.max_buckets,
+            ]
+            for subject, hist in counts.items():
+                for name, n in hist.items():
+                    args += (subject, name, n)
+            # Queued on the pipeline, not sent: the await only registers it.
+            await self._count(keys=[self._key("drift", "subjects")], args=args, client=pipe)
         await self._call("put_pending", pipe.execute)
+
+    async def count_pending(self) -> int:
+        """Scored events waiting for a label (a full SCAN: call it rarely)."""
+
+        async def scan() -> int:
+            n = 0
+            async for _ in self._redis.scan_iter(self._key("pending", "*"), count=1000):
+                n += 1
+            return n
+
+        return await self._call("count_pending", scan)
 
     async def join(self, claims: Sequence[tuple[str, int]], ttl: int) -> list[bytes | None]:
         """Claim each ``(event id, training offset)`` and return its pending
@@ -186,6 +272,73 @@ class Store:
             return None
         meta = json.loads(metas[0]) if metas else {"version": version}
         return Snapshot(version, blob, meta)
+
+    # -- drift windows ------------------------------------------------------
+
+    async def claim_drift_check(self, window: int, ttl: int) -> bool:
+        """True for the one process that checks ``window``."""
+        key = self._key("drift", "checked", window)
+        return bool(
+            await self._call("claim_drift_check", lambda: self._redis.set(key, 1, nx=True, ex=ttl))
+        )
+
+    async def drift_windows(self, window: int) -> DriftWindows:
+        subjects_key = self._key("drift", "subjects")
+        raw = await self._call("drift_subjects", lambda: self._redis.smembers(subjects_key))
+        subjects = sorted(s.decode() for s in cast(set[bytes], raw))
+        pipe = self._redis.pipeline(transaction=False)
+        for subject in subjects:
+            pipe.hgetall(self._key("drift", "win", window, subject))
+            pipe.hgetall(self._key("drift", "ref", subject))
+        pipe.hgetall(self._key("drift", "refwin"))
+        *hists, refwin = await self._call("drift_windows", pipe.execute)
+
+        def decode(h: dict[bytes, bytes]) -> dict[str, int]:
+            return {k.decode(): int(v) for k, v in h.items()}
+
+        return DriftWindows(
+            current={s: decode(hists[2 * i]) for i, s in enumerate(subjects)},
+            reference={s: decode(hists[2 * i + 1]) for i, s in enumerate(subjects)},
+            reference_window={k.decode(): int(v) for k, v in refwin.items()},
+        )
+
+    async def save_drift(
+        self,
+        references: dict[str, tuple[dict[str, int], int]],
+        statistics: dict[str, dict[str, Any]],
+        events: Sequence[str],
+        ttl: int,
+    ) -> None:
+        """New references ``{subject: (histogram, window)}``, the latest
+        statistics, and drift events (the newest ``DRIFT_EVENTS_KEPT`` are kept)."""
+        pipe = self._redis.pipeline(transaction=True)
+        for subject, (hist, window) in references.items():
+            key = self._key("drift", "ref", subject)
+            pipe.delete(key)
+            if hist:
+                pipe.hset(key, mapping=cast(Any, hist))
+                pipe.expire(key, ttl)
+            pipe.hset(self._key("drift", "refwin"), subject, window)
+        if statistics:
+            pipe.hset(
+                self._key("drift", "stats"),
+                mapping={k: json.dumps(v) for k, v in statistics.items()},
+            )
+        if events:
+            pipe.lpush(self._key("drift", "events"), *events)
+            pipe.ltrim(self._key("drift", "events"), 0, DRIFT_EVENTS_KEPT - 1)
+        await self._call("save_drift", pipe.execute)
+
+    async def drift_status(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The latest statistics per subject, and the newest drift events."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hgetall(self._key("drift", "stats"))
+        pipe.lrange(self._key("drift", "events"), 0, -1)
+        stats, events = await self._call("drift_status", pipe.execute)
+        return (
+            {k.decode(): json.loads(v) for k, v in stats.items()},
+            [json.loads(e) for e in events],
+        )
 
     async def versions(self, model: str) -> list[dict[str, Any]]:
         """Metadata of every logged version, oldest first."""

@@ -17,6 +17,7 @@ from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception_type, w
 
 from app import catalog
 from app.errors import StoreUnavailable
+from app.learner import LearnerState
 from app.model import OnlineModel
 from app.serving import ServedModel
 from app.settings import Settings
@@ -56,6 +57,7 @@ class Topics:
     training: Any
     predictions: Any
     dead_letter: Any
+    drift: Any
 
 
 def declare_topics(app: Any, settings: Settings) -> Topics:
@@ -69,6 +71,7 @@ def declare_topics(app: Any, settings: Settings) -> Topics:
         training=app.topic(settings.topic_training, partitions=1, internal=True),
         predictions=app.topic(settings.topic_predictions, partitions=n, internal=True),
         dead_letter=app.topic(settings.topic_dead_letter, partitions=1, internal=True),
+        drift=app.topic(settings.topic_drift, partitions=1, internal=True),
     )
 
 
@@ -96,8 +99,7 @@ class Runtime:
         if self._served is None:
             async with self._lock:
                 if self._served is None:
-                    untrained = OnlineModel(self.settings.model, catalog.build(self.settings.model))
-                    served = await persist(bootstrap, self.store, untrained.name, untrained)
+                    served = await persist(bootstrap, self.store, initial_state(self.settings))
                     log.info("serving %s version %d", served.model.name, served.version)
                     self._served = served
         return self._served
@@ -106,6 +108,12 @@ class Runtime:
         if self._training is None:
             self._training = Training(self.store, self.settings, await self.served())
         return self._training
+
+
+def initial_state(settings: Settings) -> LearnerState:
+    """The untrained model of version 0, with the learner's monitors."""
+    model = OnlineModel(settings.model, catalog.build(settings.model))
+    return LearnerState.fresh(model, settings.drift_detector, settings.quality_window)
 
 
 async def persist(op: Callable[..., Awaitable[T]], *args: Any) -> T:

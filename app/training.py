@@ -14,12 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 
 from app.errors import SnapshotConflict, StoreUnavailable
-from app.learner import Learner, LearnerState, Outcome, Record
-from app.model import OnlineModel
+from app.learner import Learned, Learner, LearnerState, Record
 from app.serving import ServedModel
 from app.settings import Settings
 from app.store import Store
@@ -29,11 +27,12 @@ log = logging.getLogger(__name__)
 Ack = Callable[[], object]
 
 
-async def bootstrap(store: Store, name: str, untrained: OnlineModel) -> ServedModel:
-    """The newest version from Redis, or version 0 (untrained) if there is none."""
+async def bootstrap(store: Store, initial: LearnerState) -> ServedModel:
+    """The newest version from Redis, or ``initial`` as version 0 if there is none."""
+    name = initial.model.name
     snapshot = await store.load_snapshot(name)
     if snapshot is None:
-        state = LearnerState.fresh(untrained)
+        state = initial
         try:
             await store.save_snapshot(name, None, 0, state.dumps(), state.meta())
         except SnapshotConflict:
@@ -41,7 +40,11 @@ async def bootstrap(store: Store, name: str, untrained: OnlineModel) -> ServedMo
         else:
             return ServedModel(state.model, 0)
     assert snapshot is not None
-    return ServedModel(LearnerState.loads(snapshot.blob).model, snapshot.version)
+    return ServedModel(
+        LearnerState.loads(snapshot.blob).model,
+        snapshot.version,
+        snapshot.meta.get("created_at", 0.0),
+    )
 
 
 async def refresh(store: Store, served: ServedModel) -> bool:
@@ -52,7 +55,8 @@ async def refresh(store: Store, served: ServedModel) -> bool:
     snapshot = await store.load_snapshot(served.model.name, head)
     if snapshot is None:  # trimmed between the two calls: the next refresh gets it
         return False
-    return served.swap(LearnerState.loads(snapshot.blob).model, snapshot.version)
+    model = LearnerState.loads(snapshot.blob).model
+    return served.swap(model, snapshot.version, snapshot.meta.get("created_at", 0.0))
 
 
 class Training:
@@ -72,7 +76,7 @@ class Training:
     def learner(self) -> Learner | None:
         return self._learner
 
-    async def learn(self, records: Sequence[Record], acks: Sequence[Ack]) -> Counter[Outcome]:
+    async def learn(self, records: Sequence[Record], acks: Sequence[Ack]) -> Learned:
         """Learn a batch in order; its acks run once a snapshot holds it."""
         async with self._lock:
             learner = await self._current()
@@ -85,19 +89,19 @@ class Training:
                     log.warning("snapshot postponed: %s", exc)  # the timer tries again
             return outcomes
 
-    async def flush(self) -> None:
+    async def flush(self) -> Learned:
         """Retry waiting labels, and snapshot what was learned since the last
         snapshot (the timer's call)."""
         async with self._lock:
             learner = self._learner
             if learner is None:
-                return
-            if learner.state.waiting:
-                await self._learn(learner, [])
+                return Learned()
+            learned = await self._learn(learner, []) if learner.state.waiting else Learned()
             if learner.dirty or self._acks:
                 await self._snapshot(learner)
+            return learned
 
-    async def _learn(self, learner: Learner, records: Sequence[Record]) -> Counter[Outcome]:
+    async def _learn(self, learner: Learner, records: Sequence[Record]) -> Learned:
         due = learner.due(records)
         claims = [(event.event_id, offset) for offset, event in due]
         joined = await self._store.join(claims, self._settings.pending_ttl_seconds)
@@ -147,7 +151,7 @@ class Training:
             raise
         learner.version, learner.dirty = version, False
         self._last_snapshot = time.monotonic()
-        self._served.swap(LearnerState.loads(blob).model, version)
+        self._served.swap(LearnerState.loads(blob).model, version, time.time())
         acks, self._acks = self._acks, []
         for ack in acks:
             ack()

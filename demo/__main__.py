@@ -38,7 +38,11 @@ class Progress:
         self.caught_up = asyncio.Event()
 
     def predicted(self, event_id: str, prediction: Any) -> None:
-        self.predictions.setdefault(event_id, prediction)
+        if event_id in self.predictions:
+            return
+        self.predictions[event_id] = prediction
+        if event_id in self.labels:
+            self.recent.append(prediction == self.labels[event_id])
         self.check()
 
     def check(self) -> None:

@@ -6,6 +6,7 @@ This package imports nothing else of the project; everything else may import it.
 from schemas.events import (
     DeadLetterEvent,
     DeadLetterReason,
+    DriftEvent,
     FeatureEvent,
     FeatureValue,
     Label,
@@ -18,6 +19,7 @@ from schemas.events import (
 __all__ = [
     "DeadLetterEvent",
     "DeadLetterReason",
+    "DriftEvent",
     "FeatureEvent",
     "FeatureValue",
     "Label",

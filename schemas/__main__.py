@@ -8,13 +8,14 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from schemas.events import DeadLetterEvent, FeatureEvent, LabelEvent, PredictionEvent
+from schemas.events import DeadLetterEvent, DriftEvent, FeatureEvent, LabelEvent, PredictionEvent
 
 CONTRACTS: dict[str, type[BaseModel]] = {
     "features": FeatureEvent,
     "labels": LabelEvent,
     "predictions": PredictionEvent,
     "dead-letter": DeadLetterEvent,
+    "drift": DriftEvent,
 }
 DEFAULT_DIR = Path(__file__).parent / "json"
 

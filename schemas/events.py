@@ -100,3 +100,25 @@ class TrainingEvent(_Contract):
     event_id: str
     label: Label
     label_at: float
+
+
+class DriftEvent(_Contract):
+    """A detected drift, on the drift topic.
+
+    ``kind`` says what drifted: ``error`` (the served predictions' errors,
+    windows counted in labels), ``feature`` or ``prediction`` (distributions,
+    windows in seconds since the epoch).
+    """
+
+    kind: Literal["error", "feature", "prediction"]
+    subject: str
+    detector: str
+    statistic: float | None = None
+    threshold: float | None = None
+    window_start: float
+    window_end: float
+    reference_start: float | None = None
+    reference_end: float | None = None
+    model: str
+    model_version: int
+    at: datetime

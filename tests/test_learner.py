@@ -29,7 +29,7 @@ def test_each_outcome() -> None:
     lrn = learner()
     records = [(0, label("a")), (1, label("b")), (2, label("c", at=1000.0)), (3, label("d", 0.5))]
     joined = [stored(), DUPLICATE, stored(), stored()]
-    outcomes = lrn.learn(records, joined, max_delay=60, wait=0, now=0)
+    outcomes = lrn.learn(records, joined, max_delay=60, wait=0, now=0).outcomes
     assert outcomes == {
         Outcome.JOINED: 1,
         Outcome.DUPLICATE: 1,
@@ -48,16 +48,17 @@ def test_redelivered_records_are_skipped() -> None:
 
 def test_label_before_features_waits_then_counts_unknown() -> None:
     lrn = learner()
-    out = lrn.learn(lrn.due([(0, label("a"))]), [None], max_delay=60, wait=5, now=10)
+    out = lrn.learn(lrn.due([(0, label("a"))]), [None], max_delay=60, wait=5, now=10).outcomes
     assert out == {} and lrn.state.offset == 0 and len(lrn.state.waiting) == 1
     # Features stored meanwhile: the waiting label is learned.
     due = lrn.due([(1, label("b"))])
     assert [offset for offset, _ in due] == [0, 1]
-    out = lrn.learn(due, [stored(), None], max_delay=60, wait=5, now=12)
+    out = lrn.learn(due, [stored(), None], max_delay=60, wait=5, now=12).outcomes
     assert out == {Outcome.JOINED: 1} and [w.offset for w in lrn.state.waiting] == [1]
     # b waited since 12: still waiting at 16, unknown at 17.
-    assert lrn.learn(lrn.due([]), [None], max_delay=60, wait=5, now=16) == {}
-    assert lrn.learn(lrn.due([]), [None], max_delay=60, wait=5, now=17) == {Outcome.UNKNOWN: 1}
+    assert lrn.learn(lrn.due([]), [None], max_delay=60, wait=5, now=16).outcomes == {}
+    unknown = lrn.learn(lrn.due([]), [None], max_delay=60, wait=5, now=17)
+    assert unknown.outcomes == {Outcome.UNKNOWN: 1}
     assert lrn.state.waiting == []
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from app import catalog, pending
 from app.errors import SnapshotConflict
-from app.learner import Outcome
+from app.learner import LearnerState, Outcome
 from app.model import OnlineModel, Prediction
 from app.settings import Settings
 from app.store import Store
@@ -18,8 +18,9 @@ from schemas import TrainingEvent
 pytestmark = pytest.mark.integration
 
 
-def untrained() -> OnlineModel:
-    return OnlineModel("logistic-regression", catalog.build("logistic-regression"))
+def untrained() -> LearnerState:
+    model = OnlineModel("logistic-regression", catalog.build("logistic-regression"))
+    return LearnerState.fresh(model)
 
 
 async def score(store: Store, *ids: str) -> None:
@@ -35,7 +36,7 @@ async def test_a_new_learner_resumes_without_relearning(
     store: Store, make_settings: Callable[..., Settings]
 ) -> None:
     settings = make_settings(snapshot_interval_seconds=60)
-    served = await bootstrap(store, "logistic-regression", untrained())
+    served = await bootstrap(store, untrained())
     first = Training(store, settings, served)
     await score(store, "a", "b", "c")
     acked: list[int] = []
@@ -47,12 +48,12 @@ async def test_a_new_learner_resumes_without_relearning(
     # The process dies after learning offset 2 but before its snapshot.
     await first.learn([(2, label("c"))], [])
 
-    successor = Training(
-        store, settings, await bootstrap(store, "logistic-regression", untrained())
-    )
+    successor = Training(store, settings, await bootstrap(store, untrained()))
     redelivered = [(1, label("b")), (2, label("c"))]
-    outcomes = await successor.learn(redelivered, [])
-    assert outcomes == {Outcome.JOINED: 1}  # b is in the snapshot; c is reclaimed by its offset
+    learned = await successor.learn(redelivered, [])
+    assert learned.outcomes == {
+        Outcome.JOINED: 1
+    }  # b is in the snapshot; c is reclaimed by its offset
     await successor.flush()
     assert successor.learner is not None and successor.learner.state.learned == 3
 
@@ -62,8 +63,8 @@ async def test_a_stale_learner_cannot_fork_the_model(
 ) -> None:
     settings = make_settings(snapshot_interval_seconds=60)
     await score(store, "a", "b")
-    old = Training(store, settings, await bootstrap(store, "logistic-regression", untrained()))
-    new = Training(store, settings, await bootstrap(store, "logistic-regression", untrained()))
+    old = Training(store, settings, await bootstrap(store, untrained()))
+    new = Training(store, settings, await bootstrap(store, untrained()))
     await old.learn([(0, label("a"))], [])
     await new.learn([(0, label("a")), (1, label("b"))], [])
     await new.flush()
@@ -77,8 +78,8 @@ async def test_every_process_refreshes_to_the_newest_version(
     store: Store, make_settings: Callable[..., Settings]
 ) -> None:
     settings = make_settings(snapshot_interval_seconds=60)
-    learner_side = await bootstrap(store, "logistic-regression", untrained())
-    other_side = await bootstrap(store, "logistic-regression", untrained())
+    learner_side = await bootstrap(store, untrained())
+    other_side = await bootstrap(store, untrained())
     training = Training(store, settings, learner_side)
     await score(store, "a")
     await training.learn([(0, label("a"))], [])

@@ -1,0 +1,50 @@
+"""check_feature_drift: the training partition's owner compares each closed
+drift window with its reference and publishes what drifted."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from agents.kafka import publish
+from app import metrics, telemetry
+from app.errors import StoreUnavailable
+from app.streams import app, runtime, settings, topics
+from app.watch import check_drift
+
+log = logging.getLogger(__name__)
+
+
+def owns_training() -> bool:
+    return any(tp.topic == settings.topic_training for tp in app.consumer.assignment())
+
+
+@app.timer(max(settings.drift_window_seconds / 4, 0.25))
+async def check_feature_drift() -> None:
+    if not owns_training():
+        return
+    served = await runtime.served()
+    try:
+        checked = await check_drift(runtime.store, settings, served, time.time())
+    except StoreUnavailable as exc:
+        log.warning("drift check skipped: %s", exc)
+        return
+    if checked is None:
+        return
+    events, statistics = checked
+    for event in events:
+        log.warning(
+            "drift: %s %s %s=%.4g", event.kind, event.subject, event.detector, event.statistic
+        )
+    await publish(topics.drift, ((e.subject, e) for e in events))
+    telemetry.record_drift(events, statistics)
+
+
+@app.timer(30.0)
+async def count_pending() -> None:
+    if not owns_training():
+        return
+    try:
+        metrics.pending_events.set(await runtime.store.count_pending())
+    except StoreUnavailable as exc:
+        log.warning("pending count skipped: %s", exc)

@@ -1,0 +1,75 @@
+"""What happened, into the metrics of ``app.metrics``."""
+
+from __future__ import annotations
+
+import time
+
+from app.learner import Learned, LearnerState
+from app.metrics import (
+    drift_detected,
+    drift_statistic,
+    end_to_end_latency,
+    events_rejected,
+    events_scored,
+    label_delay,
+    label_outcomes,
+    labels_waiting,
+    model_quality,
+    model_version,
+    prediction_confidence,
+    prediction_value,
+    predictions_published,
+    scoring_latency,
+    snapshot_age,
+)
+from app.scoring import ScoredBatch
+from app.serving import ServedModel
+from schemas import DeadLetterEvent, DriftEvent
+
+
+def record_scored(batch: ScoredBatch, received_at: float, acked_at: float) -> None:
+    """A batch whose predictions and dead letters the broker acknowledged."""
+    n = len(batch.predictions)
+    events_scored.inc(n)
+    predictions_published.inc(n)
+    for _ in range(n):
+        scoring_latency.observe(acked_at - received_at)
+    for origin in batch.origins:
+        end_to_end_latency.observe(max(acked_at - origin, 0.0))
+    for confidence in batch.confidences:
+        prediction_confidence.observe(confidence)
+    if not batch.confidences:
+        for p in batch.predictions:
+            if isinstance(p.prediction, int | float) and not isinstance(p.prediction, bool):
+                prediction_value.observe(p.prediction)
+    record_rejected(batch.dead_letters)
+
+
+def record_rejected(letters: list[DeadLetterEvent]) -> None:
+    for letter in letters:
+        events_rejected.labels(letter.source.topic, letter.reason.value).inc()
+
+
+def record_learned(learned: Learned, state: LearnerState) -> None:
+    for outcome, n in learned.outcomes.items():
+        label_outcomes.labels(outcome.value).inc(n)
+    for delay in learned.delays:
+        label_delay.observe(max(delay, 0.0))
+    labels_waiting.set(len(state.waiting))
+    for window in ("all", "rolling"):
+        for name, value in state.quality.report(window).items():
+            model_quality.labels(name, window).set(value)
+
+
+def record_served(served: ServedModel) -> None:
+    model_version.labels(served.model.name).set(served.version)
+    snapshot_age.labels(served.model.name).set(max(time.time() - served.created_at, 0.0))
+
+
+def record_drift(events: list[DriftEvent], statistics: dict[str, dict[str, object]]) -> None:
+    for event in events:
+        drift_detected.labels(event.kind, event.subject).inc()
+    for subject, stat in statistics.items():
+        value = stat["value"]
+        if isinstance(value, float):
+            drift_statistic.labels(subject, str(stat["statistic"])).set(value)
