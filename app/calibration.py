@@ -13,13 +13,14 @@ import itertools
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 from river.datasets import synth
 
 from app import catalog
-from app.drift import DETECTORS, ErrorDrift, check_window, histogram
+from app.drift import DETECTORS, ErrorDrift, Statistic, check_window, histogram
 from app.model import OnlineModel
+from app.settings import DetectorName
 
 THRESHOLDS = {"psi": 0.2, "ks": 0.001, "chi2": 0.001, "js": 0.1}
 
@@ -104,7 +105,7 @@ class Alarms:
 
 
 def feature_alarms(
-    scenario: Scenario, seed: int, window: int, numeric: str, categorical: str
+    scenario: Scenario, seed: int, window: int, numeric: Statistic, categorical: Statistic
 ) -> Alarms:
     alarms = Alarms()
     references: dict[str, dict[str, int]] = {}
@@ -114,8 +115,8 @@ def feature_alarms(
             check = check_window(
                 references.get(subject),
                 current,
-                numeric=numeric,  # type: ignore[arg-type]
-                categorical=categorical,  # type: ignore[arg-type]
+                numeric=numeric,
+                categorical=categorical,
                 thresholds=THRESHOLDS,
                 min_count=window // 2,
             )
@@ -128,7 +129,7 @@ def feature_alarms(
 
 def error_alarms(scenario: Scenario, seed: int) -> dict[str, Alarms]:
     model = OnlineModel("logistic-regression", catalog.build("logistic-regression"))
-    detectors = {name: ErrorDrift(name) for name in DETECTORS}  # type: ignore[arg-type]
+    detectors = {name: ErrorDrift(name) for name in get_args(DetectorName)}
     alarms = {name: Alarms() for name in DETECTORS}
     for i, (x, y) in enumerate(scenario.stream(seed)):
         error = float(model.predict(x).label != y)
@@ -147,9 +148,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"windows of {args.window} events; delays and false alarms in events\n")
     print("| stream | drift | detector | delay | false alarms |\n|---|---|---|---|---|")
     for s in SCENARIOS:
+        pairs: list[tuple[Statistic, Statistic]] = [("psi", "js"), ("ks", "chi2")]
         results: dict[str, Alarms] = {
-            f"{n}+{c}": feature_alarms(s, args.seed, args.window, n, c)
-            for n, c in (("psi", "js"), ("ks", "chi2"))
+            f"{n}+{c}": feature_alarms(s, args.seed, args.window, n, c) for n, c in pairs
         }
         results.update(error_alarms(s, args.seed))
         for name, alarms in results.items():

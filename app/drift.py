@@ -209,8 +209,9 @@ class WindowCheck:
     """One subject's window compared with its reference."""
 
     reference: Mapping[str, int]
-    """The reference to keep: the same, or the current window after a drift
-    (the new normal: one shift raises one alarm) or when there was none."""
+    """The reference to keep: the same; the current window when there was
+    none; or none after a drift, so that the next full window, past the
+    change, becomes the new normal and one shift raises one alarm."""
     comparison: Comparison | None
     drifted: bool
 
@@ -225,8 +226,9 @@ def check_window(
     min_count: int,
 ) -> WindowCheck:
     """The reference policy: the first window with ``min_count`` values becomes
-    the reference; windows with fewer are not judged; a drift makes the
-    current window the new reference."""
+    the reference; windows with fewer are not judged; a drift clears the
+    reference (the drifted window may straddle the change), so the next full
+    window becomes the new one."""
     if sum(current.values()) < min_count:
         return WindowCheck(reference or {}, None, False)
     if not reference or sum(reference.values()) < min_count:
@@ -234,4 +236,4 @@ def check_window(
     statistic = numeric if is_numeric(reference) and is_numeric(current) else categorical
     comparison = compare(reference, current, statistic)
     drifted = comparison.drifted(thresholds[statistic])
-    return WindowCheck(dict(current) if drifted else reference, comparison, drifted)
+    return WindowCheck({} if drifted else reference, comparison, drifted)

@@ -3,10 +3,10 @@ closed feature windows are compared with their references.
 
 The windows are kept in Redis by every process (see ``Store.put_pending``);
 one process, the owner of the training partition, checks each closed window
-once. Reference policy: a subject's first window with at least
-``drift_min_events`` values is its reference; after a drift, the drifted
-window becomes the reference (the new normal), so one shift raises one alarm.
-References expire after ``REFERENCE_TTL_WINDOWS`` windows without a check.
+once. Reference policy (``app.drift.check_window``): a subject's first window
+with at least ``drift_min_events`` values is its reference; a drift clears
+it, and the next full window becomes the new normal, so one shift raises one
+alarm. References expire after ``REFERENCE_TTL_WINDOWS`` windows unchecked.
 """
 
 from __future__ import annotations
@@ -85,9 +85,8 @@ async def check_drift(
         ref_window = windows.reference_window.get(subject, closed)
         if check.reference is reference and reference:  # kept: refresh its time to live
             references[subject] = (dict(reference), ref_window)
-        elif check.reference:  # a new reference: this window
+        else:  # this window, or none after a drift
             references[subject] = (dict(check.reference), closed)
-            ref_window = closed if check.comparison is None else ref_window
         if check.comparison is None:
             continue
         c = check.comparison

@@ -37,6 +37,7 @@ def make_settings() -> Callable[..., Settings]:
             "topic_labels": f"{run}-labels",
             "topic_predictions": f"{run}-predictions",
             "topic_dead_letter": f"{run}-dead-letter",
+            "topic_drift": f"{run}-drift",
             "data_dir": f"/tmp/{run}",
             "web_port": free_port(),
         }

@@ -1,0 +1,74 @@
+"""Drift detection on seeded streams with known drift points (no I/O)."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+from app.calibration import SCENARIOS, Scenario, error_alarms, feature_alarms
+from app.drift import Statistic, compare, histogram
+from app.learner import loss
+from app.model import Prediction
+
+WINDOW = 1000
+PAIRS: list[tuple[Statistic, Statistic]] = [("psi", "js"), ("ks", "chi2")]
+
+
+def scenario(name: str, drifted: bool) -> Scenario:
+    return next(s for s in SCENARIOS if s.name == name and (s.change_at is not None) == drifted)
+
+
+def test_abrupt_feature_shift_is_found_within_two_windows() -> None:
+    s = scenario("gaussian", drifted=True)  # x0's mean moves by half a standard deviation
+    for numeric, categorical in PAIRS:
+        delay, false = feature_alarms(s, 7, WINDOW, numeric, categorical).report(s.change_at)
+        assert delay is not None and delay <= 2 * WINDOW, numeric
+        assert false == 0
+
+
+def test_category_frequency_change_is_found_within_two_windows() -> None:
+    s = scenario("categorical", drifted=True)
+    delay, false = feature_alarms(s, 7, WINDOW, "psi", "js").report(s.change_at)
+    assert delay is not None and delay <= 2 * WINDOW and false == 0
+
+
+def test_stationary_streams_of_20000_events_raise_no_feature_alarm() -> None:
+    for name in ("gaussian", "categorical", "sea", "agrawal"):
+        s = scenario(name, drifted=False)
+        for numeric, categorical in PAIRS:
+            assert feature_alarms(s, 7, WINDOW, numeric, categorical).at == [], (name, numeric)
+
+
+def test_concept_drift_is_seen_by_errors_not_by_features() -> None:
+    s = scenario("sea", drifted=True)  # SEA variant 0 to 3: same inputs, new concept
+    assert feature_alarms(s, 7, WINDOW, "psi", "js").at == []
+    delay, _ = error_alarms(s, 7)["adwin"].report(s.change_at)
+    assert delay is not None and delay <= 500
+
+
+def test_histograms_merge_by_addition() -> None:
+    rng = random.Random(3)
+    rows = [{"x": rng.gauss(0, 10), "c": rng.choice("ab"), "n": None} for _ in range(3000)]
+    whole = histogram(rows)
+    parts = [histogram(rows[i : i + 700]) for i in range(0, 3000, 700)]
+    merged: dict[str, Counter[str]] = {}
+    for part in parts:
+        for subject, hist in part.items():
+            merged.setdefault(subject, Counter()).update(hist)
+    assert merged == whole and "n" not in whole
+
+
+def test_statistics_on_identical_and_disjoint_windows() -> None:
+    same = histogram([{"c": "a"}, {"c": "b"}] * 500)["c"]
+    other = histogram([{"c": "z"}] * 1000)["c"]
+    assert compare(same, same, "js").value == 0.0
+    assert compare(same, other, "js").value == 1.0
+    assert compare(same, same, "chi2").value == 1.0
+    assert compare(same, other, "chi2").value < 1e-9
+
+
+def test_loss_is_01_for_classes_and_absolute_for_values() -> None:
+    assert loss(True, Prediction(True, ((True, 0.9),))) == 0.0
+    assert loss(False, Prediction(True, ((True, 0.9),))) == 1.0
+    assert loss(3.0, Prediction(2.5)) == 0.5
+    assert loss(True, Prediction(None, ())) == 1.0
