@@ -9,124 +9,134 @@ event id; features only as drift subjects, whose number is bounded by
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+DECLARED: list[tuple[str, str, tuple[str, ...], str]] = []
+"""Every metric as declared: name, type, labels, meaning (the README's table)."""
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 DELAY_BUCKETS = (0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 86400)
 PROBABILITY_BUCKETS = tuple(i / 10 for i in range(1, 11))
+VALUE_BUCKETS = (-100, -10, -1, -0.1, 0, 0.1, 1, 10, 100, 1000)
 
-events_consumed = Counter(
-    "eddy_events_consumed", "Records read, by topic.", ["topic"], registry=REGISTRY
-)
-events_scored = Counter("eddy_events_scored", "Feature events scored.", registry=REGISTRY)
-events_rejected = Counter(
+
+def _counter(name: str, meaning: str, *labels: str) -> Counter:
+    DECLARED.append((name + "_total", "counter", labels, meaning))
+    return Counter(name, meaning, labels, registry=REGISTRY)
+
+
+def _gauge(name: str, meaning: str, *labels: str) -> Gauge:
+    DECLARED.append((name, "gauge", labels, meaning))
+    return Gauge(name, meaning, labels, registry=REGISTRY)
+
+
+def _histogram(name: str, meaning: str, buckets: Sequence[float]) -> Histogram:
+    DECLARED.append((name, "histogram", (), meaning))
+    return Histogram(name, meaning, buckets=buckets, registry=REGISTRY)
+
+
+events_consumed = _counter("eddy_events_consumed", "Records read, by topic.", "topic")
+events_scored = _counter("eddy_events_scored", "Feature events scored.")
+events_rejected = _counter(
     "eddy_events_rejected",
     "Records sent to the dead-letter topic, by source topic and reason.",
-    ["topic", "reason"],
-    registry=REGISTRY,
+    "topic",
+    "reason",
 )
-predictions_published = Counter(
-    "eddy_predictions_published",
-    "Predictions acknowledged by the broker.",
-    registry=REGISTRY,
+predictions_published = _counter(
+    "eddy_predictions_published", "Predictions acknowledged by the broker."
 )
-scoring_latency = Histogram(
+scoring_latency = _histogram(
     "eddy_scoring_latency_seconds",
     "From a batch's arrival in the worker to its predictions acknowledged by the broker.",
-    buckets=LATENCY_BUCKETS,
-    registry=REGISTRY,
+    LATENCY_BUCKETS,
 )
-end_to_end_latency = Histogram(
+end_to_end_latency = _histogram(
     "eddy_end_to_end_latency_seconds",
     "From an event's occurred_at (or its Kafka timestamp) to its prediction acknowledged.",
-    buckets=LATENCY_BUCKETS,
-    registry=REGISTRY,
+    LATENCY_BUCKETS,
 )
-consumer_lag = Gauge(
+consumer_lag = _gauge(
     "eddy_consumer_lag",
     "Records behind the partition's high watermark, by topic and partition.",
-    ["topic", "partition"],
-    registry=REGISTRY,
+    "topic",
+    "partition",
 )
-label_outcomes = Counter(
+label_outcomes = _counter(
     "eddy_label_outcomes",
     "Labels by outcome: joined, duplicate, unknown, expired, invalid.",
-    ["outcome"],
-    registry=REGISTRY,
+    "outcome",
 )
-label_delay = Histogram(
+label_delay = _histogram(
     "eddy_label_delay_seconds",
     "From scoring an event to its label reaching the labels topic (joined labels).",
-    buckets=DELAY_BUCKETS,
-    registry=REGISTRY,
+    DELAY_BUCKETS,
 )
-labels_waiting = Gauge(
-    "eddy_labels_waiting", "Labels waiting for their features to be stored.", registry=REGISTRY
-)
-pending_events = Gauge(
+labels_waiting = _gauge("eddy_labels_waiting", "Labels waiting for their features to be stored.")
+pending_events = _gauge(
     "eddy_pending_events",
-    "Scored events whose features are kept in Redis, waiting for a label.",
-    registry=REGISTRY,
+    "Scored events whose features are kept in Redis, waiting for a label (counted every 30 s).",
 )
-model_quality = Gauge(
+model_quality = _gauge(
     "eddy_model_quality",
     "Live prequential quality of the served predictions, by metric and window "
     "(all: the whole stream; rolling: the last EDDY_QUALITY_WINDOW labels).",
-    ["metric", "window"],
-    registry=REGISTRY,
+    "metric",
+    "window",
 )
-prediction_confidence = Histogram(
+prediction_confidence = _histogram(
     "eddy_prediction_confidence",
     "Probability of the predicted class (classifiers).",
-    buckets=PROBABILITY_BUCKETS,
-    registry=REGISTRY,
+    PROBABILITY_BUCKETS,
 )
-prediction_value = Histogram(
-    "eddy_prediction_value",
-    "Predicted values (regressors).",
-    buckets=(-100, -10, -1, -0.1, 0, 0.1, 1, 10, 100, 1000),
-    registry=REGISTRY,
+prediction_value = _histogram(
+    "eddy_prediction_value", "Predicted values (regressors).", VALUE_BUCKETS
 )
-model_version = Gauge(
-    "eddy_model_version", "Model version this process serves.", ["model"], registry=REGISTRY
-)
-snapshot_age = Gauge(
+model_version = _gauge("eddy_model_version", "Model version this process serves.", "model")
+snapshot_age = _gauge(
     "eddy_model_snapshot_age_seconds",
-    "Age of the snapshot this process serves, when it was loaded.",
-    ["model"],
-    registry=REGISTRY,
+    "Age of the model version this process serves.",
+    "model",
 )
-model_memory = Gauge(
+model_memory = _gauge(
     "eddy_model_memory_bytes",
-    "Memory of the learner's model, as River measures it.",
-    ["model"],
-    registry=REGISTRY,
+    "Memory of the learner's model, as River measures it (every 30 s).",
+    "model",
 )
-redis_errors = Counter(
-    "eddy_redis_errors", "Redis calls that failed, by operation.", ["operation"], registry=REGISTRY
+redis_errors = _counter("eddy_redis_errors", "Redis calls that failed, by operation.", "operation")
+kafka_errors = _counter(
+    "eddy_kafka_errors", "Kafka sends that failed, by topic (the batch is retried).", "topic"
 )
-kafka_errors = Counter(
-    "eddy_kafka_errors",
-    "Kafka sends that failed, by topic (the batch is retried).",
-    ["topic"],
-    registry=REGISTRY,
-)
-drift_detected = Counter(
+drift_detected = _counter(
     "eddy_drift_detected",
     "Drift detections, by kind (error, feature, prediction) and subject.",
-    ["kind", "subject"],
-    registry=REGISTRY,
+    "kind",
+    "subject",
 )
-drift_statistic = Gauge(
+drift_statistic = _gauge(
     "eddy_drift_statistic",
     "Latest drift statistic between the reference and current windows, by subject.",
-    ["subject", "statistic"],
-    registry=REGISTRY,
+    "subject",
+    "statistic",
 )
 
 
 def exposition() -> bytes:
     """The registry in Prometheus' text format."""
     return generate_latest(REGISTRY)
+
+
+def markdown_table() -> str:
+    """The README's metrics table: ``python -m app.metrics``."""
+    rows = ["| metric | type | labels | meaning |", "|---|---|---|---|"]
+    for name, kind, labels, meaning in DECLARED:
+        shown = ", ".join(f"`{label}`" for label in labels)
+        rows.append(f"| `{name}` | {kind} | {shown} | {meaning} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

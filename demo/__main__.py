@@ -15,6 +15,7 @@ import json
 import time
 from collections import deque
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -23,6 +24,7 @@ from aiokafka.errors import KafkaError
 from app.settings import Settings
 from app.store import Store
 from demo.stream import QaEvent, phishing, qa_events, sea_drift
+from monitoring import report as dashboard
 
 
 class Progress:
@@ -133,12 +135,15 @@ async def run(args: argparse.Namespace) -> None:
     await consumer.start()
     await producer.start()
     progress, phase = Progress(), ["starting"]
+    recorder = dashboard.Recorder()
     try:
         partitions = await topic_partitions(producer, settings.topic_predictions)
         consumer.assign([TopicPartition(settings.topic_predictions, p) for p in partitions])
         await consumer.seek_to_end()
         reader = asyncio.create_task(read_predictions(consumer, progress))
         reporter = asyncio.create_task(report(store, settings, progress, phase))
+        metrics_url = f"http://127.0.0.1:{settings.web_port}/metrics"
+        sampler = asyncio.create_task(dashboard.record(recorder, metrics_url, 1.0))
         for name, events in phases:
             phase[0] = name
             print(f"--- {name}: labels arrive {args.delay} events late, {args.rate:.0f} msg/s")
@@ -151,11 +156,17 @@ async def run(args: argparse.Namespace) -> None:
         await asyncio.sleep(2 * settings.snapshot_interval_seconds)
         reporter.cancel()
         reader.cancel()
+        sampler.cancel()
         print(await line(store, settings, progress, "done"))
         missing = progress.features_sent - len(progress.predictions)
         print(
             f"--- every event predicted: {'yes' if missing == 0 else f'no, {missing} missing'}. "
             "The SEA concept flips half-way: watch the rolling accuracy dip, then recover."
+        )
+        path = dashboard.write(recorder, args.dashboard)
+        print(
+            f"--- the dashboard's plots: {path.resolve()} (open it in a browser); "
+            f"live: {metrics_url}, drift: http://127.0.0.1:{settings.web_port}/drift"
         )
     finally:
         await producer.stop()
@@ -168,6 +179,9 @@ def main() -> None:
     parser.add_argument("--delay", type=int, default=100, help="label delay, in events")
     parser.add_argument("--rate", type=float, default=500, help="messages sent per second")
     parser.add_argument("--sea-events", type=int, default=10_000, help="events in the SEA phase")
+    parser.add_argument(
+        "--dashboard", type=Path, default=Path("reports/dashboard.html"), help="report to write"
+    )
     asyncio.run(run(parser.parse_args()))
 
 

@@ -9,6 +9,10 @@ cd "$root"
 scripts/setup.sh
 scripts/stack.sh start
 
+# The demo's own consumer group and Redis keys, cleared at each run: every run
+# starts from an untrained model.
+export EDDY_APP_ID=${EDDY_APP_ID:-eddy-demo}
+export EDDY_REDIS_PREFIX=${EDDY_REDIS_PREFIX:-eddy-demo}
 port=${EDDY_WEB_PORT:-6066}
 status_url="http://127.0.0.1:$port/status"
 up() { .venv/bin/python -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=1)" "$status_url" 2>/dev/null; }
@@ -26,6 +30,8 @@ trap 'exit 130' INT TERM
 if up; then
   echo "[demo] a worker already answers on $status_url: using it"
 else
+  redis-cli -p "${STACK_REDIS_PORT:-6379}" --scan --pattern "$EDDY_REDIS_PREFIX:*" |
+    xargs -r redis-cli -p "${STACK_REDIS_PORT:-6379}" del >/dev/null
   mkdir -p .stack
   .venv/bin/python -m agents worker -l info >.stack/worker.log 2>&1 &
   worker=$!

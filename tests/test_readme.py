@@ -5,16 +5,25 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from app.settings import markdown_table
+from app.metrics import markdown_table as metrics_table
+from app.settings import markdown_table as settings_table
 from schemas import DeadLetterReason
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
 
+def section(name: str) -> str:
+    found = re.search(rf"<!-- {name}:start -->\n(.*?)\n<!-- {name}:end -->", README, re.S)
+    assert found is not None, name
+    return found.group(1)
+
+
 def test_settings_table_is_current() -> None:
-    table = re.search(r"<!-- settings:start -->\n(.*?)\n<!-- settings:end -->", README, re.S)
-    assert table is not None
-    assert table.group(1) == markdown_table(), "run python -m app.settings into the README"
+    assert section("settings") == settings_table(), "run python -m app.settings into the README"
+
+
+def test_metrics_table_is_current() -> None:
+    assert section("metrics") == metrics_table(), "run python -m app.metrics into the README"
 
 
 def test_every_dead_letter_reason_is_documented() -> None:
