@@ -52,6 +52,6 @@ async def drift(web: Any, request: Any) -> Any:
 @app.task
 async def declare_output_topics() -> None:
     """Create the output topics at start, so consumers can subscribe before
-    the first record."""
-    for topic in (topics.predictions, topics.dead_letter, topics.drift):
+    the first record (and ``publish`` can send to them directly)."""
+    for topic in (topics.predictions, topics.dead_letter, topics.drift, topics.training):
         await topic.maybe_declare()
