@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from agents.kafka import messages, publish
 from app import telemetry
+from app.errors import SnapshotConflict
 from app.labels import training_records
 from app.learner import Learned
 from app.streams import app, persist, runtime, settings, topics
@@ -47,4 +48,8 @@ async def learn_from_labels(stream):  # type: ignore[no-untyped-def]
 @app.timer(settings.snapshot_interval_seconds)
 async def snapshot_model() -> None:
     training = await runtime.training()
-    await report(training, await persist(training.flush))
+    try:
+        learned = await persist(training.flush)
+    except SnapshotConflict:
+        return  # logged; the next batch resumes from the newest snapshot
+    await report(training, learned)

@@ -87,6 +87,8 @@ class Training:
                     await self._snapshot(learner)
                 except StoreUnavailable as exc:
                     log.warning("snapshot postponed: %s", exc)  # the timer tries again
+                except SnapshotConflict:
+                    pass  # logged; the next batch resumes from the newest snapshot
             return outcomes
 
     async def flush(self) -> Learned:

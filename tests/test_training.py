@@ -72,6 +72,11 @@ async def test_a_stale_learner_cannot_fork_the_model(
         await old.flush()
     head = await store.load_snapshot("logistic-regression")
     assert head is not None and head.version == 1 and head.meta["learned"] == 2
+    # The loser forgot its fork; its next batch resumes from the winner's version.
+    assert old.learner is None
+    await old.learn([(1, label("b"))], [])
+    assert old.learner is not None and old.learner.version == 1
+    assert old.learner.state.learned == 2
 
 
 async def test_every_process_refreshes_to_the_newest_version(
