@@ -65,13 +65,17 @@ class Recorder:
         return out
 
     def _gauge(self, panel: Panel) -> Series:
+        """The largest value per legend at each scrape (Grafana's ``max by``)."""
         out: Series = defaultdict(list)
         for t, values in self.scrapes:
+            largest: dict[str, float] = {}
             for (sample, labels), value in values.items():
                 if sample == panel.metric:
                     d = dict(labels)
                     legend = " ".join(d.get(b, "") for b in panel.by) or panel.metric
-                    out[legend].append((t, value))
+                    largest[legend] = max(value, largest.get(legend, value))
+            for legend, value in largest.items():
+                out[legend].append((t, value))
         return out
 
     def _quantiles(self, panel: Panel) -> Series:

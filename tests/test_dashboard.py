@@ -64,6 +64,12 @@ def test_report_plots_rates_gauges_and_quantiles_from_scrapes() -> None:
         "eddy_events_scored_total": [(102.0, 25.0)]
     }
     assert recorder.series(by_title["Model version"]) == {"m": [(100.0, 1.0), (102.0, 2.0)]}
+    lag = Recorder()
+    lag.add(
+        1.0,
+        'eddy_consumer_lag{topic="f",partition="0"} 3\neddy_consumer_lag{topic="f",partition="1"} 7\n',
+    )
+    assert lag.series(by_title["Consumer lag"]) == {"f": [(1.0, 7.0)]}
     latency = recorder.series(by_title["Scoring latency"])
     assert latency["p50"] == [(102.0, 0.005)]
     page = render_report(recorder)
