@@ -65,10 +65,8 @@ def test_report_plots_rates_gauges_and_quantiles_from_scrapes() -> None:
     }
     assert recorder.series(by_title["Model version"]) == {"m": [(100.0, 1.0), (102.0, 2.0)]}
     lag = Recorder()
-    lag.add(
-        1.0,
-        'eddy_consumer_lag{topic="f",partition="0"} 3\neddy_consumer_lag{topic="f",partition="1"} 7\n',
-    )
+    line = 'eddy_consumer_lag{{topic="f",partition="{}"}} {}\n'
+    lag.add(1.0, line.format(0, 3) + line.format(1, 7))
     assert lag.series(by_title["Consumer lag"]) == {"f": [(1.0, 7.0)]}
     latency = recorder.series(by_title["Scoring latency"])
     assert latency["p50"] == [(102.0, 0.005)]
