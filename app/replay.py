@@ -12,15 +12,13 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from app import catalog
 from app.intake import Message
 from app.labels import route_labels
 from app.learner import LearnerState, Outcome
-from app.model import OnlineModel
 from app.scoring import score_batch
 from app.settings import Settings
 from app.store import Store
-from app.training import Training, bootstrap
+from app.training import Training, bootstrap, initial_state
 from schemas import Source
 
 
@@ -29,9 +27,7 @@ async def replay(
 ) -> tuple[LearnerState, Counter[Outcome]]:
     """Feed ``("features" | "labels", event)`` pairs one by one; return the
     learner's final state and the label outcomes."""
-    model = OnlineModel(settings.model, catalog.build(settings.model))
-    initial = LearnerState.fresh(model, settings.drift_detector, settings.quality_window)
-    served = await bootstrap(store, initial)
+    served = await bootstrap(store, initial_state(settings))
     training = Training(store, settings, served)
     outcomes: Counter[Outcome] = Counter()
     offsets: Counter[str] = Counter()

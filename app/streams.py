@@ -15,14 +15,11 @@ from typing import Any, TypeVar
 import faust
 from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception_type, wait_exponential
 
-from app import catalog
 from app.errors import StoreUnavailable
-from app.learner import LearnerState
-from app.model import OnlineModel
 from app.serving import ServedModel
 from app.settings import Settings
 from app.store import Store
-from app.training import Training, bootstrap
+from app.training import Training, bootstrap, initial_state
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -108,12 +105,6 @@ class Runtime:
         if self._training is None:
             self._training = Training(self.store, self.settings, await self.served())
         return self._training
-
-
-def initial_state(settings: Settings) -> LearnerState:
-    """The untrained model of version 0, with the learner's monitors."""
-    model = OnlineModel(settings.model, catalog.build(settings.model))
-    return LearnerState.fresh(model, settings.drift_detector, settings.quality_window)
 
 
 async def persist(op: Callable[..., Awaitable[T]], *args: Any) -> T:

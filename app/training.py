@@ -16,8 +16,10 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
+from app import catalog
 from app.errors import SnapshotConflict, StoreUnavailable
 from app.learner import Learned, Learner, LearnerState, Record
+from app.model import OnlineModel
 from app.serving import ServedModel
 from app.settings import Settings
 from app.store import Store
@@ -25,6 +27,12 @@ from app.store import Store
 log = logging.getLogger(__name__)
 
 Ack = Callable[[], object]
+
+
+def initial_state(settings: Settings) -> LearnerState:
+    """The untrained model of version 0, with the learner's monitors."""
+    model = OnlineModel(settings.model, catalog.build(settings.model))
+    return LearnerState.fresh(model, settings.drift_detector, settings.quality_window)
 
 
 async def bootstrap(store: Store, initial: LearnerState) -> ServedModel:

@@ -25,7 +25,7 @@ from app.settings import Settings
 from app.store import Store
 from benchmarks.bare import bare_loop
 from benchmarks.data import events
-from tests.harness import Worker, eventually, wait_assigned
+from tests.harness import Worker, eventually, free_port, wait_assigned
 
 
 def memory_kib(worker: Worker, field: str) -> int:
@@ -95,15 +95,6 @@ def worker_settings(base: dict[str, Any], name: str, **extra: Any) -> Settings:
         data_dir=f"{tempfile.gettempdir()}/{name}",
         **extra,
     )
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def run_workers(settings: Settings, processes: int, n: int, logs: Path) -> dict[str, Any]:

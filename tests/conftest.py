@@ -14,7 +14,7 @@ import redis
 
 from app.settings import Settings
 from app.store import Store
-from tests.harness import Worker
+from tests.harness import Worker, free_port
 
 REDIS_URL = Settings().redis_url
 KAFKA_BOOTSTRAP = Settings().kafka_bootstrap
@@ -69,13 +69,6 @@ async def store(redis_up: None, make_settings: Callable[..., Settings]) -> Async
         client.delete(*keys)
     client.close()
     await s.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")
