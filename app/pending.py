@@ -9,8 +9,9 @@ Prediction(label=True, probabilities=((False, 0.25), (True, 0.75)))
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+
+import orjson
 
 from app.model import Features, Prediction
 
@@ -24,15 +25,15 @@ class Pending:
 
 
 def encode(features: Features, served: Prediction, version: int, scored_at: float) -> bytes:
-    # JSON keeps each class's type (true, 1, "a") and every float exactly.
+    # JSON keeps each class's type (true, 1, "a") and every float exactly
+    # (orjson writes the shortest representation that reads back the same).
     proba = None if served.probabilities is None else [list(p) for p in served.probabilities]
-    return json.dumps(
-        {"x": features, "y": served.label, "p": proba, "v": version, "t": scored_at},
-        separators=(",", ":"),
-    ).encode()
+    return orjson.dumps(
+        {"x": features, "y": served.label, "p": proba, "v": version, "t": scored_at}
+    )
 
 
 def decode(raw: bytes) -> Pending:
-    d = json.loads(raw)
+    d = orjson.loads(raw)
     proba = None if d["p"] is None else tuple((k, p) for k, p in d["p"])
     return Pending(d["x"], Prediction(d["y"], proba), d["v"], d["t"])

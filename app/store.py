@@ -93,6 +93,16 @@ return {1, version}
 """
 
 
+# Stores a batch's pending records, each only if absent (a redelivered event
+# keeps its first record): one command to send instead of one per event.
+_PUT = """
+local prefix, ttl = ARGV[1], ARGV[2]
+for i = 3, #ARGV, 2 do
+  redis.call('SET', prefix .. ARGV[i], ARGV[i + 1], 'NX', 'EX', ttl)
+end
+return 0
+"""
+
 # Adds a batch's drift histograms to the window's counts. Bounded: at most
 # max_subjects features are watched, each with at most max_buckets buckets.
 _COUNT = """
@@ -151,6 +161,7 @@ class Store:
         self._join = client.register_script(_JOIN)
         self._snapshot = client.register_script(_SNAPSHOT)
         self._count = client.register_script(_COUNT)
+        self._put = client.register_script(_PUT)
 
     @classmethod
     def connect(cls, url: str, prefix: str, timeout: float, snapshot_history: int) -> Store:
@@ -194,8 +205,12 @@ class Store:
         if not records and not counts:
             return
         pipe = self._redis.pipeline(transaction=False)
-        for event_id, record in records:
-            pipe.set(self._key("pending", event_id), record, nx=True, ex=ttl)
+        if records:
+            put: list[str | bytes | int] = [self._key("pending", ""), ttl]
+            for event_id, record in records:
+                put += (event_id, record)
+            # Queued on the pipeline, not sent: the await only registers it.
+            await self._put(args=put, client=pipe)
         if counts and window is not None:
             args: list[str | int] = [
                 self._key("drift", "win", window.id, ""),
@@ -206,7 +221,6 @@ class Store:
             for subject, hist in counts.items():
                 for name, n in hist.items():
                     args += (subject, name, n)
-            # Queued on the pipeline, not sent: the await only registers it.
             await self._count(keys=[self._key("drift", "subjects")], args=args, client=pipe)
         await self._call("put_pending", pipe.execute)
 

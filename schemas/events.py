@@ -18,9 +18,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 EventId = Annotated[str, Field(min_length=1, max_length=256)]
 
+Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+
 # bool first: JSON true must stay a bool, not become 1.0.
 FeatureValue = bool | FiniteFloat | str | None
-Label = bool | int | FiniteFloat | str
+Label = bool | Int64 | FiniteFloat | str
 
 
 class _Contract(BaseModel):

@@ -50,3 +50,12 @@ def test_feature_events_refuse(raw: bytes) -> None:
 def test_labels_keep_their_types(raw: bytes, label: object) -> None:
     event = LabelEvent.model_validate_json(b'{"event_id": "e", "label": ' + raw + b"}")
     assert event.label == label and type(event.label) is type(label)
+
+
+def test_integer_labels_beyond_64_bits_are_numbers_not_classes() -> None:
+    # A class must fit 64 bits (it is stored and served as JSON); a larger
+    # integer is read as a number, which a classifier refuses as a label.
+    fits = LabelEvent.model_validate_json(b'{"event_id": "e", "label": 9223372036854775807}')
+    assert fits.label == 2**63 - 1 and isinstance(fits.label, int)
+    big = LabelEvent.model_validate_json(b'{"event_id": "e", "label": 9223372036854775808}')
+    assert isinstance(big.label, float)
