@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import json
 import statistics
 import tempfile
@@ -141,11 +142,39 @@ async def run_workers(settings: Settings, processes: int, n: int, logs: Path) ->
             w.stop()
 
 
+LABEL_LAG = 100
+"""In the latency run, each label follows its features this many events later."""
+
+
+async def label_to_served(settings: Settings, labels: int) -> list[float]:
+    """For each label, from its arrival on the labels topic to the first model
+    version that holds it (the learner's process serves it from then on; the
+    others within EDDY_MODEL_REFRESH_INTERVAL_SECONDS more)."""
+    store = Store.connect(settings.redis_url, settings.redis_prefix, 5, 1)
+
+    async def all_learned() -> list[dict[str, Any]] | None:
+        versions = await store.versions(settings.model)
+        return versions if versions and versions[-1]["learned"] >= labels else None
+
+    try:
+        versions = await eventually("every latency label learned", all_learned, 120)
+    finally:
+        await store.close()
+    records = await read_all(settings.kafka_bootstrap, settings.topic_training, labels, 30)
+    offsets = [v["offset"] for v in versions]
+    delays = []
+    for r in records:
+        first = versions[bisect.bisect_left(offsets, r.offset)]
+        delays.append(first["created_at"] - json.loads(r.value)["label_at"])
+    return sorted(delays)
+
+
 async def latency(
     base: dict[str, Any], run: str, rate: float, seconds: float, logs: Path
-) -> list[float]:
+) -> tuple[list[float], list[float]]:
     """End-to-end latency at a fixed offered load, from each event's intended
-    send time (so a stalled producer does not hide slow periods)."""
+    send time (so a stalled producer does not hide slow periods), with labels
+    following their features; and the label-to-served-model delays."""
     name = f"{run}-lat"
     settings = worker_settings(
         {**base, "topic_features": f"{name}-features", "topic_labels": f"{name}-labels"}, name
@@ -180,7 +209,8 @@ async def latency(
         await producer.start()
         start = time.time() + 0.5
         total = int(rate * seconds)
-        for i, (event_id, value, _) in enumerate(events(total, name, seed=7)):
+        sent_labels: list[tuple[str, bool]] = []
+        for i, (event_id, value, y) in enumerate(events(total, name, seed=7)):
             due = start + i / rate
             delay = due - time.time()
             if delay > 0:
@@ -191,6 +221,11 @@ async def latency(
             await producer.send(
                 settings.topic_features, json.dumps(event).encode(), key=event_id.encode()
             )
+            sent_labels.append((event_id, y))
+            if i >= LABEL_LAG:
+                labelled, label = sent_labels[i - LABEL_LAG]
+                body = json.dumps({"event_id": labelled, "label": label}).encode()
+                await producer.send(settings.topic_labels, body, key=labelled.encode())
         await producer.stop()
 
         async def everything() -> bool:
@@ -198,10 +233,11 @@ async def latency(
 
         await eventually("every latency prediction", everything, 120)
         collector.cancel()
+        label_delays = await label_to_served(settings, total - LABEL_LAG)
     finally:
         await consumer.stop()
         worker.stop()
-    return sorted(arrived[k] - intended[k] for k in intended)
+    return sorted(arrived[k] - intended[k] for k in intended), label_delays
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -244,7 +280,7 @@ async def main(args: argparse.Namespace) -> None:
             flush=True,
         )
     two = await run_workers(worker_settings(base, f"{run}-two"), 2, n, logs)
-    lat = await latency(base, run, args.rate, args.latency_seconds, logs)
+    lat, label_delays = await latency(base, run, args.rate, args.latency_seconds, logs)
 
     worker_rates = [r["events_per_s"] for r in worker_runs]
     ratios = [w / b for w, b in zip(worker_rates, bare_rates, strict=True)]
@@ -267,9 +303,15 @@ async def main(args: argparse.Namespace) -> None:
         ("two worker processes, events/s", f"{two['events_per_s']:,.0f}"),
         ("labels joined and learned per second (median)", f"{labels_per_s:,.0f}"),
         (
-            f"end-to-end latency at {args.rate:.0f} events/s for {args.latency_seconds:.0f} s: "
-            "p50, p99, p99.9, max (ms)",
+            f"end-to-end latency at {args.rate:.0f} events/s for {args.latency_seconds:.0f} s, "
+            "with labels: p50, p99, p99.9, max (ms)",
             f"{p50:.0f}, {p99:.0f}, {p999:.0f}, {lat[-1] * 1000:.0f}",
+        ),
+        (
+            f"a label's arrival to the first model version holding it, same run "
+            f"(labels {LABEL_LAG} events late): p50, p99 (ms)",
+            f"{percentile(label_delays, 0.5) * 1000:.0f}, "
+            f"{percentile(label_delays, 0.99) * 1000:.0f}",
         ),
         (
             f"worker memory: idle, peak with {n // 2:,} events awaiting labels (MiB)",
