@@ -11,6 +11,7 @@ from app import metrics, telemetry
 from app.errors import StoreUnavailable
 from app.streams import app, runtime, settings, topics
 from app.watch import check_drift
+from schemas import DriftEvent
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +32,25 @@ async def check_feature_drift() -> None:
         return
     if checked is None:
         return
-    events, statistics = checked
-    for event in events:
+    await announce(*checked)
+
+
+async def announce(
+    events: list[DriftEvent], statistics: dict[str, dict[str, object]] | None = None
+) -> None:
+    """Every drift event: logged, published to the drift topic, counted."""
+    for e in events:
         log.warning(
-            "drift: %s %s %s=%.4g", event.kind, event.subject, event.detector, event.statistic
+            "drift: %s %s (%s %s, window %s to %s)",
+            e.kind,
+            e.subject,
+            e.detector,
+            e.statistic,
+            e.window_start,
+            e.window_end,
         )
     await publish(topics.drift, ((e.subject, e) for e in events))
-    telemetry.record_drift(events, statistics)
+    telemetry.record_drift(events, statistics or {})
 
 
 @app.timer(30.0)

@@ -3,10 +3,10 @@ records are acknowledged once a snapshot holds them."""
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 
-from agents.kafka import messages, publish
+from agents.drift import announce
+from agents.kafka import messages
 from app import telemetry
 from app.errors import SnapshotConflict
 from app.labels import training_records
@@ -14,8 +14,6 @@ from app.learner import Learned
 from app.streams import app, persist, runtime, settings, topics
 from app.training import Training
 from app.watch import error_drift_events
-
-log = logging.getLogger(__name__)
 
 
 async def report(training: Training, learned: Learned) -> None:
@@ -26,13 +24,7 @@ async def report(training: Training, learned: Learned) -> None:
     telemetry.record_learned(learned, learner.state)
     if learned.drifts:
         served = await runtime.served()
-        events = error_drift_events(learned.drifts, settings, served, datetime.now(UTC))
-        for event in events:
-            log.warning(
-                "drift on the error stream: labels %d to %d", event.window_start, event.window_end
-            )
-        await publish(topics.drift, ((e.subject, e) for e in events))
-        telemetry.record_drift(events, {})
+        await announce(error_drift_events(learned.drifts, settings, served, datetime.now(UTC)))
 
 
 @app.agent(topics.training)

@@ -53,7 +53,7 @@ async def drift(web: Any, request: Any) -> Any:
 async def declare_output_topics() -> None:
     """Create the output topics at start, so consumers can subscribe before
     the first record (and ``publish`` can send to them directly)."""
-    # Not the training topic: Faust declares it as an agent's source, and a
-    # second declaration racing that one hung a worker's start-up.
+    # Not the training topic: Faust declares it itself, as the learning
+    # agent's source, before any label is forwarded to it.
     for topic in (topics.predictions, topics.dead_letter, topics.drift):
         await topic.maybe_declare()

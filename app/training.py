@@ -88,7 +88,7 @@ class Training:
         """Learn a batch in order; its acks run once a snapshot holds it."""
         async with self._lock:
             learner = await self._current()
-            outcomes = await self._learn(learner, records)
+            learned = await self._learn(learner, records)
             self._acks.extend(acks)
             if time.monotonic() - self._last_snapshot >= self._settings.snapshot_interval_seconds:
                 try:
@@ -97,7 +97,7 @@ class Training:
                     log.warning("snapshot postponed: %s", exc)  # the timer tries again
                 except SnapshotConflict:
                     pass  # logged; the next batch resumes from the newest snapshot
-            return outcomes
+            return learned
 
     async def flush(self) -> Learned:
         """Retry waiting labels, and snapshot what was learned since the last

@@ -91,6 +91,12 @@ async def check_drift(
             continue
         c = check.comparison
         threshold = settings.drift_thresholds[c.statistic]
+        bounds = {
+            "window_start": closed * width,
+            "window_end": (closed + 1) * width,
+            "reference_start": ref_window * width,
+            "reference_end": (ref_window + 1) * width,
+        }
         stats[subject] = {
             "statistic": c.statistic,
             "value": c.value,
@@ -98,10 +104,7 @@ async def check_drift(
             "drifted": check.drifted,
             "reference_count": c.reference_count,
             "current_count": c.current_count,
-            "window_start": closed * width,
-            "window_end": (closed + 1) * width,
-            "reference_start": ref_window * width,
-            "reference_end": (ref_window + 1) * width,
+            **bounds,
         }
         if check.drifted:
             events.append(
@@ -111,13 +114,10 @@ async def check_drift(
                     detector=c.statistic,
                     statistic=c.value,
                     threshold=threshold,
-                    window_start=closed * width,
-                    window_end=(closed + 1) * width,
-                    reference_start=ref_window * width,
-                    reference_end=(ref_window + 1) * width,
                     model=served.model.name,
                     model_version=served.version,
                     at=at,
+                    **bounds,
                 )
             )
     await store.save_drift(
