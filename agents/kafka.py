@@ -21,11 +21,10 @@ positions: dict[tuple[str, int], int] = {}
 """Next offset to read, per (topic, partition) this process consumed: for the lag."""
 
 
-def messages(events: Sequence[Any]) -> list[Message]:
-    """Faust events as the core's plain ``Message``s."""
+def messages(fetched: Sequence[Any]) -> list[Message]:
+    """Faust's consumer messages as the core's plain ``Message``s."""
     out = []
-    for event in events:
-        m = event.message
+    for m in fetched:
         out.append(
             Message(
                 key=m.key,
@@ -69,8 +68,3 @@ async def publish(topic: Any, records: Iterable[tuple[str | None, BaseModel]]) -
             except KafkaError:
                 metrics.kafka_errors.labels(name).inc()
                 raise
-
-
-def ack_all(events: Iterable[Any]) -> None:
-    for event in events:
-        event.ack()

@@ -5,19 +5,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from agents.kafka import ack_all, messages, publish
+from agents.kafka import messages, publish
 from app import telemetry
+from app.consumer import ack, take
 from app.labels import route_labels
-from app.streams import app, runtime, settings, topics
+from app.streams import app, fetches, runtime, settings, topics
 
 
-@app.agent(topics.labels)
+@app.agent(fetches.labels)
 async def forward_labels(stream):  # type: ignore[no-untyped-def]
-    batches = stream.noack_take(settings.batch_max_events, settings.batch_max_wait_seconds)
-    async for events in batches:
+    async for fetched in stream:
+        events = take(app, fetched)
+        if not events:
+            continue
         served = await runtime.served()
         batch = route_labels(messages(events), served.model, settings, datetime.now(UTC))
         await publish(topics.training, ((t.event_id, t) for t in batch.training))
         await publish(topics.dead_letter, ((d.key, d) for d in batch.dead_letters))
-        ack_all(events)
+        ack(app, events)
         telemetry.record_rejected(batch.dead_letters)

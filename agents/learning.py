@@ -4,14 +4,16 @@ records are acknowledged once a snapshot holds them."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 
 from agents.drift import announce
 from agents.kafka import messages
 from app import telemetry
+from app.consumer import ack, take
 from app.errors import SnapshotConflict
 from app.labels import training_records
 from app.learner import Learned
-from app.streams import app, persist, runtime, settings, topics
+from app.streams import app, fetches, persist, runtime, settings
 from app.training import Training
 from app.watch import error_drift_events
 
@@ -27,13 +29,15 @@ async def report(training: Training, learned: Learned) -> None:
         await announce(error_drift_events(learned.drifts, settings, served, datetime.now(UTC)))
 
 
-@app.agent(topics.training)
+@app.agent(fetches.training)
 async def learn_from_labels(stream):  # type: ignore[no-untyped-def]
-    batches = stream.noack_take(settings.batch_max_events, settings.batch_max_wait_seconds)
-    async for events in batches:
+    async for fetched in stream:
+        events = take(app, fetched)
+        if not events:
+            continue
         training = await runtime.training()
         records = training_records(messages(events))
-        learned = await persist(training.learn, records, [e.ack for e in events])
+        learned = await persist(training.learn, records, [partial(ack, app, events)])
         await report(training, learned)
 
 

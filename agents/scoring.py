@@ -5,17 +5,20 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from agents.kafka import ack_all, messages, publish
+from agents.kafka import messages, publish
 from app import telemetry
+from app.consumer import ack, take
 from app.scoring import score_batch
-from app.streams import app, persist, runtime, settings, topics
+from app.streams import app, fetches, persist, runtime, settings, topics
 from app.watch import window_for
 
 
-@app.agent(topics.features)
+@app.agent(fetches.features)
 async def score_features(stream):  # type: ignore[no-untyped-def]
-    batches = stream.noack_take(settings.batch_max_events, settings.batch_max_wait_seconds)
-    async for events in batches:
+    async for fetched in stream:
+        events = take(app, fetched)
+        if not events:
+            continue
         received = time.time()
         served = await runtime.served()
         batch = score_batch(messages(events), served, settings, datetime.now(UTC))
@@ -29,5 +32,5 @@ async def score_features(stream):  # type: ignore[no-untyped-def]
         )
         await publish(topics.predictions, ((p.event_id, p) for p in batch.predictions))
         await publish(topics.dead_letter, ((d.key, d) for d in batch.dead_letters))
-        ack_all(events)
+        ack(app, events)
         telemetry.record_scored(batch, received, time.time())

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     """A worker silent this long leaves the consumer group and its partitions
     move to the others (so also: how long a killed worker's partitions wait)."""
 
+    kafka_commit_interval_seconds: float = Field(1.0, gt=0, le=300)
+    """How often handled offsets are committed. A worker that dies, or a
+    rebalance that waits too long, redelivers at most about this much."""
+
     redis_url: str = "redis://127.0.0.1:6379/0"
     """Redis holding pending features, label claims and model snapshots."""
 
@@ -72,10 +76,8 @@ class Settings(BaseSettings):
     """The River pipeline served and trained (see the README's model table)."""
 
     batch_max_events: int = Field(500, ge=1, le=100_000)
-    """Most events handled in one batch (one Redis round trip per batch)."""
-
-    batch_max_wait_seconds: float = Field(0.05, gt=0, le=10)
-    """Longest wait for a batch to fill before it is handled anyway."""
+    """Most records in one fetch from Kafka, which is handled as one batch
+    (one Redis round trip, one produce). A batch never waits to fill."""
 
     pending_ttl_seconds: int = Field(86_400, ge=1)
     """How long predict-time features are kept in Redis, waiting for a label."""

@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import faust
 from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception_type, wait_exponential
 
+from app.consumer import BatchApp, Fetches
 from app.errors import StoreUnavailable
 from app.serving import ServedModel
 from app.settings import Settings
@@ -26,7 +26,7 @@ T = TypeVar("T")
 
 
 def create_app(settings: Settings) -> Any:
-    return faust.App(
+    return BatchApp(
         settings.app_id,
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
         store="memory://",
@@ -36,9 +36,12 @@ def create_app(settings: Settings) -> Any:
         topic_partitions=settings.topic_partitions,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
+        # A fetch is a batch: one Redis round trip, one produce per batch.
+        broker_max_poll_records=settings.batch_max_events,
         producer_acks=-1,
         broker_session_timeout=settings.kafka_session_timeout_seconds,
         broker_heartbeat_interval=settings.kafka_session_timeout_seconds / 3,
+        broker_commit_interval=settings.kafka_commit_interval_seconds,
         web_enabled=True,
         web_bind=settings.web_host,
         web_host=settings.web_host,
@@ -69,6 +72,24 @@ def declare_topics(app: Any, settings: Settings) -> Topics:
         predictions=app.topic(settings.topic_predictions, partitions=n, internal=True),
         dead_letter=app.topic(settings.topic_dead_letter, partitions=1, internal=True),
         drift=app.topic(settings.topic_drift, partitions=1, internal=True),
+    )
+
+
+@dataclass
+class Fetched:
+    """The topics the worker consumes, a whole fetch at a time."""
+
+    features: Fetches
+    labels: Fetches
+    training: Fetches
+
+
+def fetch_batches(app: Any, topics: Topics) -> Fetched:
+    # Two fetches may wait per topic: the next is ready when one is done.
+    return Fetched(
+        features=app.batches(topics.features, maxsize=2),
+        labels=app.batches(topics.labels, maxsize=2),
+        training=app.batches(topics.training, maxsize=2),
     )
 
 
@@ -124,4 +145,5 @@ async def persist(op: Callable[..., Awaitable[T]], *args: Any) -> T:
 settings = Settings()
 app = create_app(settings)
 topics = declare_topics(app, settings)
+fetches = fetch_batches(app, topics)
 runtime = Runtime.build(settings)

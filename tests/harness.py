@@ -179,6 +179,19 @@ class Reader:
             self.values.extend(json.loads(r.value) for r in records if r.value is not None)
         return self.values
 
+    async def to_end(self, within: float = 30) -> list[dict[str, Any]]:
+        """Everything written to the topic before this call."""
+        await self.poll()
+        parts = self.consumer.assignment()
+        ends = await self.consumer.end_offsets(list(parts))
+
+        async def read_all() -> bool:
+            await self.poll()
+            return all([await self.consumer.position(tp) >= ends[tp] for tp in parts])
+
+        await eventually("the end of the topic", read_all, within, every=0)
+        return self.values
+
     async def until(
         self, what: str, enough: Callable[[list[dict[str, Any]]], bool], within: float
     ) -> list[dict[str, Any]]:

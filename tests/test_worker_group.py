@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from river import datasets
@@ -21,6 +22,16 @@ async def learned(store: Store, settings: Settings, n: int) -> dict[str, object]
     return snapshot.meta if snapshot and snapshot.meta["learned"] >= n else None
 
 
+async def share_features(first: Worker, second: Worker, settings: Settings) -> None:
+    def owns_features(w: Worker) -> bool:
+        return bool(((w.status() or {}).get("partitions") or {}).get(settings.topic_features))
+
+    async def both_own_features() -> bool:
+        return owns_features(first) and owns_features(second)
+
+    await eventually("both workers to own feature partitions", both_own_features, 60)
+
+
 async def test_two_workers_share_the_stream_and_one_learns(
     make_settings: Callable[..., Settings], spawn: Callable[[Settings], Worker], store: Store
 ) -> None:
@@ -29,13 +40,7 @@ async def test_two_workers_share_the_stream_and_one_learns(
     second = spawn(base.model_copy(update={"web_port": make_settings().web_port}))
     await wait_assigned([first, second], {base.topic_features: 4, base.topic_training: 1})
 
-    def owns_features(w: Worker) -> bool:
-        return bool(((w.status() or {}).get("partitions") or {}).get(base.topic_features))
-
-    async def both_own_features() -> bool:
-        return owns_features(first) and owns_features(second)
-
-    await eventually("both workers to own feature partitions", both_own_features, 60)
+    await share_features(first, second, base)
 
     events = list(qa_events(datasets.Phishing(), 50, "g"))
     await produce(base.kafka_bootstrap, as_records(events, base), rate=500)
@@ -58,3 +63,35 @@ async def test_two_workers_share_the_stream_and_one_learns(
     assert meta["learned"] == 1250
     learners = [w for w in (first, second) if (w.status() or {}).get("learner")]
     assert len(learners) == 1
+
+
+async def test_a_rebalance_commits_what_was_handled_before_it(
+    make_settings: Callable[..., Settings], spawn: Callable[[Settings], Worker]
+) -> None:
+    # No periodic commit during the test: only the rebalance can commit.
+    base = make_settings(kafka_session_timeout_seconds=6, kafka_commit_interval_seconds=300)
+    first = spawn(base)
+    await wait_assigned([first], {base.topic_features: 4, base.topic_training: 1})
+    before = [e for e in qa_events(datasets.Phishing(), None, "r", limit=600)]
+    await produce(base.kafka_bootstrap, as_records(before, base), rate=2000)
+
+    def distinct(n: int) -> Callable[[list[dict[str, Any]]], bool]:
+        return lambda values: len({v["event_id"] for v in values}) >= n
+
+    async with Reader(base.kafka_bootstrap, base.topic_predictions) as reader:
+        await reader.until("600 predictions", distinct(600), 60)
+        # A second process joins: every partition is revoked from the first,
+        # which must commit what it handled, or the partitions' next owners
+        # handle it again.
+        second = spawn(base.model_copy(update={"web_port": make_settings().web_port}))
+        await share_features(first, second, base)
+        # Events on every partition (their keys are fixed, and so their
+        # partitions): a partition's redelivery would come before them.
+        after = [e for e in qa_events(datasets.Phishing(), None, "s", limit=200)]
+        await produce(base.kafka_bootstrap, as_records(after, base), rate=2000)
+        await reader.until("800 predictions", distinct(800), 60)
+        predictions = await reader.to_end()
+
+    per_event = Counter(p["event_id"] for p in predictions)
+    assert len(per_event) == 800
+    assert [e for e, n in per_event.items() if n > 1] == []
