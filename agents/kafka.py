@@ -13,7 +13,6 @@ from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception_type, w
 
 from app import metrics
 from app.intake import Message
-from schemas import Source
 
 log = logging.getLogger(__name__)
 
@@ -23,19 +22,11 @@ positions: dict[tuple[str, int], int] = {}
 
 def messages(fetched: Sequence[Any]) -> list[Message]:
     """Faust's consumer messages as the core's plain ``Message``s."""
-    out = []
-    for m in fetched:
-        out.append(
-            Message(
-                key=m.key,
-                value=m.value,
-                source=Source(topic=m.topic, partition=m.partition, offset=m.offset),
-                timestamp=m.timestamp,
-            )
-        )
+    out = [Message(m.key, m.value, m.topic, m.partition, m.offset, m.timestamp) for m in fetched]
+    for m in out:
         positions[m.topic, m.partition] = m.offset + 1
     if out:
-        metrics.events_consumed.labels(out[0].source.topic).inc(len(out))
+        metrics.events_consumed.labels(out[0].topic).inc(len(out))
     return out
 
 

@@ -1,8 +1,8 @@
 """Turning raw Kafka records into contracts, or into dead letters.
 
->>> from schemas import FeatureEvent, Source
+>>> from schemas import FeatureEvent
 >>> msg = Message(key=b"e1", value=b'{"event_id": "e1", "features": {"x": NaN}}',
-...               source=Source(topic="features", partition=0, offset=7), timestamp=0.0)
+...               topic="features", partition=0, offset=7, timestamp=0.0)
 >>> parse(msg, FeatureEvent, max_payload_bytes=1024)
 Traceback (most recent call last):
 ...
@@ -30,9 +30,17 @@ class Message:
 
     key: bytes | None
     value: bytes | None
-    source: Source
+    topic: str
+    partition: int
+    offset: int
     timestamp: float
     """Kafka timestamp, seconds since the epoch."""
+
+    @property
+    def source(self) -> Source:
+        """Where it came from, as the dead-letter contract says it (built only
+        when needed: validating one per record cost more than scoring it)."""
+        return Source(topic=self.topic, partition=self.partition, offset=self.offset)
 
 
 def _reason(error: ValidationError) -> DeadLetterReason:

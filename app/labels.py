@@ -55,5 +55,5 @@ def training_records(messages: list[Message]) -> list[Record]:
         except ValueError:
             log.error("unreadable training record at %s", message.source)
             continue
-        records.append((message.source.offset, event))
+        records.append((message.offset, event))
     return records

@@ -121,9 +121,14 @@ class Learner:
         after a restart from an older committed offset)."""
         return [r for r in records if r[0] > self.state.offset]
 
-    def due(self, records: Sequence[Record]) -> list[Record]:
-        """What to join now: the waiting labels, then the new records."""
-        return [(w.offset, w.event) for w in self.state.waiting] + self.unseen(records)
+    def due(self, records: Sequence[Record], *, retry: bool = True) -> list[Record]:
+        """What to join now: the waiting labels (with ``retry``), then the
+        new records. Retrying every waiting label with every batch would make
+        a backlog of early labels cost a Redis claim each, per batch."""
+        new = self.unseen(records)
+        if not retry:
+            return new
+        return [(w.offset, w.event) for w in self.state.waiting] + new
 
     def learn(
         self,
@@ -142,7 +147,8 @@ class Learner:
         outcomes = result.outcomes
         state = self.state
         since = {w.offset: w.since for w in state.waiting}
-        waiting = []
+        tried = {offset for offset, _ in records}
+        waiting = [w for w in state.waiting if w.offset not in tried]
         for (offset, event), raw in zip(records, joined, strict=True):
             state.offset = max(state.offset, offset)
             if raw is None and now - since.get(offset, now) < wait:

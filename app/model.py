@@ -77,6 +77,10 @@ class OnlineModel:
             return not isinstance(y, float)
         return isinstance(y, int | float) and not isinstance(y, bool)
 
+    def copy(self) -> OnlineModel:
+        """An independent copy (to serve while this one keeps learning)."""
+        return OnlineModel.loads(self.dumps())
+
     def dumps(self) -> bytes:
         return pickle.dumps((self.name, self.pipeline), protocol=pickle.HIGHEST_PROTOCOL)
 

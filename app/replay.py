@@ -19,7 +19,6 @@ from app.scoring import score_batch
 from app.settings import Settings
 from app.store import Store
 from app.training import Training, bootstrap, initial_state
-from schemas import Source
 
 
 async def replay(
@@ -36,7 +35,9 @@ async def replay(
         message = Message(
             key=event["event_id"].encode(),
             value=json.dumps(event).encode(),
-            source=Source(topic=topic, partition=0, offset=offsets[topic]),
+            topic=topic,
+            partition=0,
+            offset=offsets[topic],
             timestamp=now.timestamp(),
         )
         offsets[topic] += 1

@@ -88,7 +88,7 @@ class Training:
         """Learn a batch in order; its acks run once a snapshot holds it."""
         async with self._lock:
             learner = await self._current()
-            learned = await self._learn(learner, records)
+            learned = await self._learn(learner, records, retry=False)
             self._acks.extend(acks)
             if time.monotonic() - self._last_snapshot >= self._settings.snapshot_interval_seconds:
                 try:
@@ -106,13 +106,14 @@ class Training:
             learner = self._learner
             if learner is None:
                 return Learned()
-            learned = await self._learn(learner, []) if learner.state.waiting else Learned()
+            waiting = learner.state.waiting
+            learned = await self._learn(learner, [], retry=True) if waiting else Learned()
             if learner.dirty or self._acks:
                 await self._snapshot(learner)
             return learned
 
-    async def _learn(self, learner: Learner, records: Sequence[Record]) -> Learned:
-        due = learner.due(records)
+    async def _learn(self, learner: Learner, records: Sequence[Record], *, retry: bool) -> Learned:
+        due = learner.due(records, retry=retry)
         claims = [(event.event_id, offset) for offset, event in due]
         joined = await self._store.join(claims, self._settings.pending_ttl_seconds)
         return learner.learn(
@@ -161,7 +162,9 @@ class Training:
             raise
         learner.version, learner.dirty = version, False
         self._last_snapshot = time.monotonic()
-        self._served.swap(LearnerState.loads(blob).model, version, time.time())
+        # The served copy is the model alone: the state may hold thousands
+        # of waiting labels that serving does not need to unpickle.
+        self._served.swap(learner.state.model.copy(), version, time.time())
         acks, self._acks = self._acks, []
         for ack in acks:
             ack()

@@ -20,7 +20,7 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def message(value: bytes | None, offset: int = 0, key: bytes | None = b"k") -> Message:
-    return Message(key, value, Source(topic="features", partition=2, offset=offset), 0.0)
+    return Message(key, value, "features", 2, offset, 0.0)
 
 
 @pytest.mark.parametrize(

@@ -62,6 +62,18 @@ def test_label_before_features_waits_then_counts_unknown() -> None:
     assert lrn.state.waiting == []
 
 
+def test_a_batch_without_retry_keeps_the_waiting_labels_waiting() -> None:
+    lrn = learner()
+    lrn.learn(lrn.due([(0, label("a"))]), [None], max_delay=60, wait=5, now=10)
+    due = lrn.due([(1, label("b"))], retry=False)
+    assert [offset for offset, _ in due] == [1]
+    assert lrn.learn(due, [stored()], max_delay=60, wait=5, now=11).outcomes == {Outcome.JOINED: 1}
+    assert [w.offset for w in lrn.state.waiting] == [0]
+    # The next retry finds a's features.
+    out = lrn.learn(lrn.due([]), [stored()], max_delay=60, wait=5, now=12).outcomes
+    assert out == {Outcome.JOINED: 1} and lrn.state.waiting == []
+
+
 def test_state_survives_a_snapshot_round_trip() -> None:
     lrn = learner()
     lrn.learn(lrn.due([(0, label("a"))]), [None], max_delay=60, wait=5, now=10)
