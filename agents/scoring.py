@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from functools import partial
+from typing import Any
 
-from agents.kafka import messages, publish
+from agents.kafka import IN_FLIGHT, InFlight, messages, publish
 from app import telemetry
 from app.consumer import ack, take
-from app.scoring import score_batch
+from app.scoring import ScoredBatch, score_batch
 from app.streams import app, fetches, persist, runtime, settings, topics
 from app.watch import window_for
 
 
 @app.agent(fetches.features)
 async def score_features(stream):  # type: ignore[no-untyped-def]
+    in_flight = InFlight(IN_FLIGHT)
     async for fetched in stream:
         events = take(app, fetched)
         if not events:
@@ -30,7 +33,14 @@ async def score_features(stream):  # type: ignore[no-untyped-def]
             batch.counts,
             window_for(settings, received),
         )
-        await publish(topics.predictions, ((p.event_id, p) for p in batch.predictions))
-        await publish(topics.dead_letter, ((d.key, d) for d in batch.dead_letters))
-        ack(app, events)
-        telemetry.record_scored(batch, received, time.time())
+        await in_flight.add(outputs(batch), partial(done, batch, events, received))
+
+
+async def outputs(batch: ScoredBatch) -> None:
+    await publish(topics.predictions, ((p.event_id, p) for p in batch.predictions))
+    await publish(topics.dead_letter, ((d.key, d) for d in batch.dead_letters))
+
+
+def done(batch: ScoredBatch, events: list[Any], received: float) -> None:
+    ack(app, events)
+    telemetry.record_scored(batch, received, time.time())
