@@ -165,6 +165,8 @@ class Reader:
             enable_auto_commit=False,
         )
         self.values: list[dict[str, Any]] = []
+        self.records: list[Any] = []
+        """The raw records, keys and partitions included."""
 
     async def __aenter__(self) -> Reader:
         await self.consumer.start()
@@ -176,6 +178,7 @@ class Reader:
     async def poll(self) -> list[dict[str, Any]]:
         batches = await self.consumer.getmany(timeout_ms=200, max_records=5000)
         for records in batches.values():
+            self.records.extend(records)
             self.values.extend(json.loads(r.value) for r in records if r.value is not None)
         return self.values
 
