@@ -38,10 +38,10 @@ async def publish(topic: Any, records: Iterable[tuple[str | None, BaseModel]]) -
 
     The records go to the aiokafka producer under Faust's, a record batch
     per partition: the per-message machinery of ``Topic.send`` (attachments,
-    futures, callbacks) cost more than the rest of scoring. The caller acknowledges its input only after
-    this returns, so offsets are never committed past an output the broker
-    does not hold. A failed send is retried whole: a consumer may see a
-    record twice, never zero times.
+    futures, callbacks) cost more than the rest of scoring. The caller
+    acknowledges its input only after this returns, so offsets are never
+    committed past an output the broker does not hold. A failed send is
+    retried whole: a consumer may see a record twice, never zero times.
     """
     encoded = [
         (None if key is None else key.encode(), record.model_dump_json().encode())

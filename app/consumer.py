@@ -17,7 +17,6 @@ first unacknowledged offset, as always.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
@@ -25,8 +24,6 @@ import faust
 from faust.transport import drivers
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
-
-log = logging.getLogger(__name__)
 
 
 class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
