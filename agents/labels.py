@@ -9,7 +9,7 @@ from typing import Any
 
 from agents.kafka import IN_FLIGHT, InFlight, messages, publish
 from app import telemetry
-from app.consumer import ack, take
+from app.consumer import ack, tracked
 from app.labels import RoutedLabels, route_labels
 from app.streams import app, fetches, runtime, settings, topics
 
@@ -17,10 +17,7 @@ from app.streams import app, fetches, runtime, settings, topics
 @app.agent(fetches.labels)
 async def forward_labels(stream):  # type: ignore[no-untyped-def]
     in_flight = InFlight(IN_FLIGHT)
-    async for fetched in stream:
-        events = take(app, fetched)
-        if not events:
-            continue
+    async for events in tracked(app, stream):
         served = await runtime.served()
         batch = route_labels(messages(events), served.model, settings, datetime.now(UTC))
         await in_flight.add(outputs(batch), partial(done, batch, events))

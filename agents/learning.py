@@ -9,7 +9,7 @@ from functools import partial
 from agents.drift import announce
 from agents.kafka import messages
 from app import telemetry
-from app.consumer import ack, take
+from app.consumer import ack, tracked
 from app.errors import SnapshotConflict
 from app.labels import training_records
 from app.learner import Learned
@@ -31,10 +31,7 @@ async def report(training: Training, learned: Learned) -> None:
 
 @app.agent(fetches.training)
 async def learn_from_labels(stream):  # type: ignore[no-untyped-def]
-    async for fetched in stream:
-        events = take(app, fetched)
-        if not events:
-            continue
+    async for events in tracked(app, stream):
         training = await runtime.training()
         records = training_records(messages(events))
         learned = await persist(training.learn, records, [partial(ack, app, events)])

@@ -9,7 +9,7 @@ from typing import Any
 
 from agents.kafka import IN_FLIGHT, InFlight, messages, publish
 from app import telemetry
-from app.consumer import ack, take
+from app.consumer import ack, tracked
 from app.scoring import ScoredBatch, score_batch
 from app.streams import app, fetches, persist, runtime, settings, topics
 from app.watch import window_for
@@ -18,10 +18,7 @@ from app.watch import window_for
 @app.agent(fetches.features)
 async def score_features(stream):  # type: ignore[no-untyped-def]
     in_flight = InFlight(IN_FLIGHT)
-    async for fetched in stream:
-        events = take(app, fetched)
-        if not events:
-            continue
+    async for events in tracked(app, stream):
         received = time.time()
         served = await runtime.served()
         batch = score_batch(messages(events), served, settings, datetime.now(UTC))

@@ -8,7 +8,7 @@ fetch of a *batch topic* goes to that topic's channel as one list of Faust
 messages; records of any other topic take Faust's usual path.
 
 The agent reading a batch channel does per batch what a Faust stream does
-per event (``take``): it drops messages fetched before a rebalance and tracks
+per event (``tracked``): it drops messages fetched before a rebalance and tracks
 the rest as unacknowledged, so a rebalance waits for them. It acknowledges
 each message once its outputs are safe (``ack``); Faust commits up to the
 first unacknowledged offset, as always.
@@ -17,7 +17,7 @@ first unacknowledged offset, as always.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from typing import Any, cast
 
 import faust
@@ -167,6 +167,14 @@ def take(app: Any, messages: Sequence[Any]) -> list[Any]:
         message.tracked = True
         consumer.track_message(message)
     return kept
+
+
+async def tracked(app: Any, stream: AsyncIterable[Sequence[Any]]) -> AsyncIterator[list[Any]]:
+    """An agent's fetches, each as ``take`` leaves it; empty ones skipped."""
+    async for fetched in stream:
+        messages = take(app, fetched)
+        if messages:
+            yield messages
 
 
 def ack(app: Any, messages: Iterable[Any]) -> None:
