@@ -8,7 +8,6 @@ On purely numeric data the logistic regression behaves exactly as River's
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +17,10 @@ from app.settings import ModelName
 
 
 def _encode_mixed() -> Any:
-    scaled = compose.SelectType(numbers.Number) | preprocessing.StandardScaler()
+    # Concrete types, not ``numbers.Number``: an isinstance check against an
+    # abstract class costs more than the scaling itself. Feature values are
+    # bool, float or str (``schemas.FeatureValue``); bool is an int.
+    scaled = compose.SelectType(int, float) | preprocessing.StandardScaler()
     encoded = compose.SelectType(str) | preprocessing.OneHotEncoder()
     return scaled + encoded
 

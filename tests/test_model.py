@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import numbers
+import random
+
 import pytest
-from river import datasets
+from river import compose, datasets, linear_model, preprocessing
 
 from app import catalog
 from app.errors import ModelError
@@ -35,3 +38,24 @@ def test_model_failures_are_model_errors() -> None:
     model = OnlineModel("linear-regression", catalog.build("linear-regression"))
     with pytest.raises(ModelError):
         model.learn({"x": 1.0}, "not a number")
+
+
+def test_mixed_features_select_exactly_as_rivers_number_check() -> None:
+    """The catalog selects numbers by concrete type for speed; on every kind
+    of feature value it must learn and predict as ``SelectType(numbers.Number)``."""
+    reference = (
+        (compose.SelectType(numbers.Number) | preprocessing.StandardScaler())
+        + (compose.SelectType(str) | preprocessing.OneHotEncoder())
+    ) | linear_model.LogisticRegression()
+    ours = catalog.build("logistic-regression")
+    rng = random.Random(3)
+    for _ in range(500):
+        x = {
+            "f": rng.gauss(0, 1),
+            "b": rng.random() < 0.5,
+            "c": rng.choice(("red", "blue")),
+        }
+        assert ours.predict_proba_one(x) == reference.predict_proba_one(x)
+        y = x["f"] + (0.5 if x["b"] else 0) > 0.2
+        ours.learn_one(x, y)
+        reference.learn_one(x, y)
