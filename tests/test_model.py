@@ -50,12 +50,9 @@ def test_mixed_features_select_exactly_as_rivers_number_check() -> None:
     ours = catalog.build("logistic-regression")
     rng = random.Random(3)
     for _ in range(500):
-        x = {
-            "f": rng.gauss(0, 1),
-            "b": rng.random() < 0.5,
-            "c": rng.choice(("red", "blue")),
-        }
+        f, b = rng.gauss(0, 1), rng.random() < 0.5
+        x = {"f": f, "b": b, "c": rng.choice(("red", "blue"))}
         assert ours.predict_proba_one(x) == reference.predict_proba_one(x)
-        y = x["f"] + (0.5 if x["b"] else 0) > 0.2
+        y = f + (0.5 if b else 0) > 0.2
         ours.learn_one(x, y)
         reference.learn_one(x, y)
