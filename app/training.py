@@ -88,7 +88,7 @@ class Training:
         """Learn a batch in order; its acks run once a snapshot holds it."""
         async with self._lock:
             learner = await self._current()
-            learned = await self._learn(learner, records, retry=False)
+            learned = await self._learn(learner, records, retry=0)
             self._acks.extend(acks)
             if time.monotonic() - self._last_snapshot >= self._settings.snapshot_interval_seconds:
                 try:
@@ -106,13 +106,28 @@ class Training:
             learner = self._learner
             if learner is None:
                 return Learned()
-            waiting = learner.state.waiting
-            learned = await self._learn(learner, [], retry=True) if waiting else Learned()
+            learned = await self._retry(learner)
             if learner.dirty or self._acks:
                 await self._snapshot(learner)
             return learned
 
-    async def _learn(self, learner: Learner, records: Sequence[Record], *, retry: bool) -> Learned:
+    async def _retry(self, learner: Learner) -> Learned:
+        """Retry the waiting labels a batch at a time, and go on while at
+        least half of a batch is resolved: a backlog of labels that came
+        before their features costs one batch of Redis claims per retry, not
+        the whole backlog's, and is learned as fast as its features come."""
+        learned = Learned()
+        left = len(learner.state.waiting)
+        while left > 0:
+            size = min(left, self._settings.batch_max_events)
+            before = len(learner.state.waiting)
+            learned.add(await self._learn(learner, [], retry=size))
+            left -= size
+            if (before - len(learner.state.waiting)) * 2 < size:
+                break
+        return learned
+
+    async def _learn(self, learner: Learner, records: Sequence[Record], *, retry: int) -> Learned:
         due = learner.due(records, retry=retry)
         claims = [(event.event_id, offset) for offset, event in due]
         joined = await self._store.join(claims, self._settings.pending_ttl_seconds)

@@ -3,6 +3,8 @@ given directly."""
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 from app import catalog, pending
 from app.learner import Learner, LearnerState, Outcome
 from app.model import OnlineModel, Prediction
@@ -65,7 +67,7 @@ def test_label_before_features_waits_then_counts_unknown() -> None:
 def test_a_batch_without_retry_keeps_the_waiting_labels_waiting() -> None:
     lrn = learner()
     lrn.learn(lrn.due([(0, label("a"))]), [None], max_delay=60, wait=5, now=10)
-    due = lrn.due([(1, label("b"))], retry=False)
+    due = lrn.due([(1, label("b"))], retry=0)
     assert [offset for offset, _ in due] == [1]
     assert lrn.learn(due, [stored()], max_delay=60, wait=5, now=11).outcomes == {Outcome.JOINED: 1}
     assert [w.offset for w in lrn.state.waiting] == [0]
@@ -79,5 +81,15 @@ def test_state_survives_a_snapshot_round_trip() -> None:
     lrn.learn(lrn.due([(0, label("a"))]), [None], max_delay=60, wait=5, now=10)
     lrn.learn(lrn.due([(1, label("b"))]), [None, stored()], max_delay=60, wait=5, now=11)
     copy = LearnerState.loads(lrn.state.dumps())
-    assert copy.offset == 1 and copy.learned == 1 and len(copy.waiting) == 1
+    assert copy.offset == 1 and copy.learned == 1 and copy.waiting == lrn.state.waiting
     assert copy.meta() == lrn.state.meta()
+
+
+def test_snapshots_written_before_waiting_labels_were_tuples_still_load() -> None:
+    lrn = learner()
+    lrn.learn(lrn.due([(0, label("a"))]), [None], max_delay=60, wait=5, now=10)
+    # What pickle's default gave for this slotted class: (None, {slot: value}).
+    old = LearnerState.__new__(LearnerState)
+    old.__setstate__((None, {f.name: getattr(lrn.state, f.name) for f in fields(lrn.state)}))
+    copy = LearnerState.loads(old.dumps())
+    assert copy.waiting == lrn.state.waiting and copy.meta() == lrn.state.meta()

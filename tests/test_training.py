@@ -92,3 +92,35 @@ async def test_every_process_refreshes_to_the_newest_version(
     assert other_side.version == 0
     assert await refresh(store, other_side) and other_side.version == 1
     assert not await refresh(store, other_side)
+
+
+async def test_waiting_labels_are_retried_a_batch_at_a_time_while_it_pays(
+    store: Store, make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(snapshot_interval_seconds=60, batch_max_events=10)
+    training = Training(store, settings, await bootstrap(store, untrained()))
+    ids = [f"e{i}" for i in range(50)]
+    claimed: list[int] = []
+    join = store.join
+
+    async def counted(claims: list[tuple[str, int]], ttl: int) -> list[bytes | None]:
+        claimed.append(len(claims))
+        return await join(claims, ttl)
+
+    monkeypatch.setattr(store, "join", counted)
+    # Fifty labels come before their features: all wait.
+    await training.learn([(i, label(e)) for i, e in enumerate(ids)], [])
+    assert training.learner is not None and len(training.learner.state.waiting) == 50
+    # The scorer has stored the first 25: the retry stops after the first
+    # batch that resolved less than half of its labels.
+    await score(store, *ids[:25])
+    claimed.clear()
+    learned = await training.flush()
+    assert learned.outcomes == {Outcome.JOINED: 25} and claimed == [10, 10, 10, 10]
+    assert len(training.learner.state.waiting) == 25
+    # The next retries start with the labels not tried yet, and take turns.
+    await score(store, *ids[25:])
+    claimed.clear()
+    learned = await training.flush()
+    assert learned.outcomes == {Outcome.JOINED: 25} and claimed == [10, 10, 5]
+    assert training.learner.state.waiting == [] and training.learner.state.learned == 50
