@@ -73,8 +73,11 @@ async def send_batches(
     """
     partitions = sorted(await producer.partitions_for(topic))
     by_partition: dict[int, list[tuple[bytes | None, bytes]]] = defaultdict(list)
-    for key, value in records:
-        by_partition[_partitioner(key, partitions, partitions)].append((key, value))
+    if len(partitions) == 1:  # the training topic: no key to hash (murmur2 is pure Python)
+        by_partition[partitions[0]] = list(records)
+    else:
+        for key, value in records:
+            by_partition[_partitioner(key, partitions, partitions)].append((key, value))
     sent = []
     for partition, chunk in by_partition.items():
         batch = producer.create_batch()
