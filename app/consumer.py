@@ -26,8 +26,26 @@ from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 
+class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore[misc]
+    """Faust's thread around the aiokafka consumer, with our fetch wait."""
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # Faust fixes aiokafka's fetch_max_wait_ms at 1,500. aiokafka sends
+        # one fetch at a time per broker, holding back partitions whose
+        # buffered records are not consumed yet; so a fetch of only idle
+        # partitions (labels, training) made the broker hold it 1.5 s while
+        # the drained feature partitions waited: the worker idled half the
+        # time. (Private to aiokafka 0.14; read by ``start()``.)
+        consumer._fetch_max_wait_ms = round(self.app.fetch_max_wait * 1000)
+        return consumer
+
+
 class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
     """Faust's aiokafka consumer, delivering batch topics a fetch at a time."""
+
+    def _new_consumer_thread(self) -> BatchConsumerThread:
+        return BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def on_partitions_revoked(self, revoked: set[Any]) -> None:
         """Finish and commit what is in flight, then let Faust revoke.
@@ -129,9 +147,11 @@ class BatchTransport(faust_aiokafka.Transport):  # type: ignore[misc]
 class BatchApp(faust.App):  # type: ignore[misc]
     """A Faust app whose consumer can deliver topics in whole fetches."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, fetch_max_wait: float = 0.5, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.batch_routes: dict[str, Fetches] = {}
+        self.fetch_max_wait = fetch_max_wait
+        """Seconds the broker may hold a fetch with no new records."""
 
     def _new_transport(self) -> Any:
         url = self.conf.broker_consumer[0]

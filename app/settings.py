@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     """How often handled offsets are committed. A worker that dies, or a
     rebalance that waits too long, redelivers at most about this much."""
 
+    kafka_fetch_max_wait_seconds: float = Field(0.02, gt=0, le=10)
+    """How long the broker may hold a fetch open when none of its partitions
+    has new records. While it does, no other fetch goes to that broker, so
+    this bounds how long idle topics (labels, training) can hold back busy
+    ones. Each idle partition costs a fetch this often."""
+
     redis_url: str = "redis://127.0.0.1:6379/0"
     """Redis holding pending features, label claims and model snapshots."""
 

@@ -42,6 +42,7 @@ def create_app(settings: Settings) -> Any:
         broker_session_timeout=settings.kafka_session_timeout_seconds,
         broker_heartbeat_interval=settings.kafka_session_timeout_seconds / 3,
         broker_commit_interval=settings.kafka_commit_interval_seconds,
+        fetch_max_wait=settings.kafka_fetch_max_wait_seconds,
         web_enabled=True,
         web_bind=settings.web_host,
         web_host=settings.web_host,
