@@ -175,17 +175,25 @@ class Learner:
         result = Learned()
         outcomes = result.outcomes
         state = self.state
-        since = {w.offset: w.since for w in state.waiting}
-        tried = {offset for offset, _ in records}
-        waiting = [w for w in state.waiting if w.offset not in tried]
+        waiting = state.waiting
+        before = len(waiting)
+        # ``due()`` puts the retried labels first, in waiting order: take
+        # them off the front (a backlog may hold tens of thousands, and
+        # ``learn`` runs every few dozen labels).
+        retried = 0
+        for (offset, _), w in zip(records, waiting, strict=False):
+            if offset != w.offset:
+                break
+            retried += 1
+        since = {w.offset: w.since for w in waiting[:retried]}
+        del waiting[:retried]
         for (offset, event), raw in zip(records, joined, strict=True):
             state.offset = max(state.offset, offset)
             if raw is None and now - since.get(offset, now) < wait:
                 waiting.append(Waiting(offset, event, since.get(offset, now)))
                 continue
             outcomes[self._learn_one(event, raw, max_delay, result)] += 1
-        changed = bool(outcomes) or len(waiting) != len(state.waiting)
-        state.waiting = waiting
+        changed = bool(outcomes) or len(waiting) != before
         state.outcomes.update(outcomes)
         self.dirty = self.dirty or changed
         return result
