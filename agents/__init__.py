@@ -1,8 +1,15 @@
 """Thin Faust agents and timers: decode, call ``app``, emit.
 
-Importing this package registers every agent on ``app.streams.app``.
+Importing this package registers this process's agents on
+``app.streams.app``: all of them, or those of its role (``EDDY_ROLE``).
 """
 
-from agents import drift, labels, learning, model, scoring, web
+from agents import drift, model, web
+from app.streams import settings
 
-__all__ = ["drift", "labels", "learning", "model", "scoring", "web"]
+if settings.scores:
+    from agents import labels, scoring  # noqa: F401
+if settings.learns:
+    from agents import learning  # noqa: F401
+
+__all__ = ["drift", "model", "web"]

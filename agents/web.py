@@ -7,7 +7,7 @@ from typing import Any
 
 from agents.kafka import positions
 from app import metrics
-from app.streams import app, runtime, topics
+from app.streams import app, runtime, settings, topics
 
 
 @app.page("/status")
@@ -21,6 +21,7 @@ async def status(web: Any, request: Any) -> Any:
         partitions[tp.topic].append(tp.partition)
     return web.json(
         {
+            "role": settings.role,
             "model": served.model.name,
             "serving_version": served.version,
             "partitions": {t: sorted(p) for t, p in sorted(partitions.items())},
@@ -53,7 +54,10 @@ async def drift(web: Any, request: Any) -> Any:
 async def declare_output_topics() -> None:
     """Create the output topics at start, so consumers can subscribe before
     the first record (and ``publish`` can send to them directly)."""
-    # Not the training topic: Faust declares it itself, as the learning
-    # agent's source, before any label is forwarded to it.
-    for topic in (topics.predictions, topics.dead_letter, topics.drift):
+    outputs = [topics.predictions, topics.dead_letter, topics.drift]
+    if not settings.learns:
+        # Where a process learns, Faust declares the training topic itself,
+        # as the learning agent's source; a scorer only forwards labels to it.
+        outputs.append(topics.training)
+    for topic in outputs:
         await topic.maybe_declare()

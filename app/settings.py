@@ -22,6 +22,7 @@ ModelName = Literal["logistic-regression", "hoeffding-tree", "linear-regression"
 REGRESSORS = {"linear-regression"}
 DetectorName = Literal["adwin", "page-hinkley", "kswin", "ddm", "eddm", "hddm-a", "hddm-w", "fhddm"]
 BINARY_DETECTORS = {"ddm", "eddm", "hddm-a", "hddm-w", "fhddm"}
+Role = Literal["all", "scorer", "learner"]
 
 
 class Settings(BaseSettings):
@@ -32,6 +33,13 @@ class Settings(BaseSettings):
     app_id: str = Field("eddy", min_length=1)
     """Kafka consumer group and prefix of internal topics; processes with the
     same id share the work."""
+
+    role: Role = "all"
+    """What this process does. ``all``: score, forward labels, and learn when
+    it owns the training partition. ``scorer``: score and forward labels,
+    never learn. ``learner``: learn only, in consumer group
+    ``<app_id>-learner``, on a core of its own. Run ``all`` everywhere, or
+    scorers with learners: never ``all`` next to ``learner``."""
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     """Kafka bootstrap servers, ``host:port[,host:port]``."""
@@ -196,6 +204,19 @@ class Settings(BaseSettings):
     @property
     def label_max_delay(self) -> int:
         return self.label_max_delay_seconds or self.pending_ttl_seconds
+
+    @property
+    def group_id(self) -> str:
+        """The Kafka consumer group (and Faust app id) of this process's role."""
+        return f"{self.app_id}-learner" if self.role == "learner" else self.app_id
+
+    @property
+    def scores(self) -> bool:
+        return self.role != "learner"
+
+    @property
+    def learns(self) -> bool:
+        return self.role != "scorer"
 
     @property
     def topic_training(self) -> str:

@@ -27,7 +27,7 @@ T = TypeVar("T")
 
 def create_app(settings: Settings) -> Any:
     return BatchApp(
-        settings.app_id,
+        settings.group_id,
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
         store="memory://",
         # Payloads are bytes both ways: pydantic validates and encodes them.
@@ -78,19 +78,23 @@ def declare_topics(app: Any, settings: Settings) -> Topics:
 
 @dataclass
 class Fetched:
-    """The topics the worker consumes, a whole fetch at a time."""
+    """The topics this process consumes, a whole fetch at a time (by role:
+    a scorer never reads the training topic, a learner reads nothing else)."""
 
-    features: Fetches
-    labels: Fetches
-    training: Fetches
+    features: Fetches | None
+    labels: Fetches | None
+    training: Fetches | None
 
 
-def fetch_batches(app: Any, topics: Topics) -> Fetched:
+def fetch_batches(app: Any, topics: Topics, settings: Settings) -> Fetched:
     # Two fetches may wait per topic: the next is ready when one is done.
+    def batches(topic: Any, wanted: bool) -> Fetches | None:
+        return app.batches(topic, maxsize=2) if wanted else None
+
     return Fetched(
-        features=app.batches(topics.features, maxsize=2),
-        labels=app.batches(topics.labels, maxsize=2),
-        training=app.batches(topics.training, maxsize=2),
+        features=batches(topics.features, settings.scores),
+        labels=batches(topics.labels, settings.scores),
+        training=batches(topics.training, settings.learns),
     )
 
 
@@ -146,5 +150,5 @@ async def persist(op: Callable[..., Awaitable[T]], *args: Any) -> T:
 settings = Settings()
 app = create_app(settings)
 topics = declare_topics(app, settings)
-fetches = fetch_batches(app, topics)
+fetches = fetch_batches(app, topics, settings)
 runtime = Runtime.build(settings)

@@ -65,6 +65,39 @@ async def test_two_workers_share_the_stream_and_one_learns(
     assert len(learners) == 1
 
 
+async def test_a_scorer_and_a_learner_split_the_work(
+    make_settings: Callable[..., Settings], spawn: Callable[[Settings], Worker], store: Store
+) -> None:
+    base = make_settings(kafka_session_timeout_seconds=6)
+    scorer = spawn(base.model_copy(update={"role": "scorer"}))
+    learner = spawn(
+        base.model_copy(update={"role": "learner", "web_port": make_settings().web_port})
+    )
+    await wait_assigned([scorer, learner], {base.topic_features: 4, base.topic_training: 1})
+    partitions = [(w.status() or {}).get("partitions", {}) for w in (scorer, learner)]
+    assert set(partitions[0]) == {base.topic_features, base.topic_labels}
+    assert set(partitions[1]) == {base.topic_training}
+
+    events = list(qa_events(datasets.Phishing(), 50, "s"))
+    await produce(base.kafka_bootstrap, as_records(events, base), rate=500)
+    async with Reader(base.kafka_bootstrap, base.topic_predictions) as reader:
+        predictions = await reader.until("1250 predictions", lambda v: len(v) >= 1250, 60)
+    meta = await eventually("1250 labels learned", lambda: learned(store, base, 1250), 60)
+    per_event = Counter(p["event_id"] for p in predictions)
+    assert len(per_event) == 1250 and set(per_event.values()) == {1}
+    assert meta["learned"] == 1250
+
+    # The learner learns; the scorer serves what it learned.
+    assert (scorer.status() or {}).get("learner") is None
+    assert ((learner.status() or {}).get("learner") or {}).get("learned") == 1250
+    head = await store.head_version(base.model)
+
+    async def scorer_serves_the_newest() -> bool:
+        return (scorer.status() or {}).get("serving_version") == head
+
+    await eventually("the scorer to serve the newest version", scorer_serves_the_newest, 30)
+
+
 async def test_a_rebalance_commits_what_was_handled_before_it(
     make_settings: Callable[..., Settings], spawn: Callable[[Settings], Worker]
 ) -> None:
