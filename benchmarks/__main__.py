@@ -17,13 +17,15 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from redis import asyncio as redis
 
-from app.settings import Settings
+from app.settings import Role, Settings
 from app.store import Store
 from benchmarks.bare import bare_loop
 from benchmarks.data import events
@@ -104,12 +106,29 @@ def worker_settings(base: dict[str, Any], name: str, **extra: Any) -> Settings:
     )
 
 
-async def run_workers(settings: Settings, processes: int, n: int, logs: Path) -> dict[str, Any]:
-    """Start ``processes`` workers on the pre-filled topics; measure them."""
-    workers = [
-        Worker(settings.model_copy(update={"web_port": free_port()}), logs).start()
-        for _ in range(processes)
+ONE: tuple[Role, ...] = ("all",)
+TWO: tuple[Role, ...] = ("all", "all")
+SPLIT: tuple[Role, ...] = ("scorer", "learner")
+
+
+def start_workers(settings: Settings, roles: Sequence[Role], logs: Path) -> list[Worker]:
+    """One worker process per role, each with its own web port."""
+    return [
+        Worker(settings.model_copy(update={"web_port": free_port(), "role": r}), logs).start()
+        for r in roles
     ]
+
+
+def stop_workers(workers: list[Worker]) -> None:
+    for w in workers:
+        w.stop()
+
+
+async def run_workers(
+    settings: Settings, roles: Sequence[Role], n: int, logs: Path
+) -> dict[str, Any]:
+    """Start a worker per role on the pre-filled topics; measure them."""
+    workers = start_workers(settings, roles, logs)
     try:
         await wait_assigned(workers, {settings.topic_training: 1}, within=120)
         idle_kib = memory_kib(workers[0], "VmRSS")
@@ -125,13 +144,12 @@ async def run_workers(settings: Settings, processes: int, n: int, logs: Path) ->
             "duplicates": len(ids) - len(set(ids)),
             "dead_letters": len(dead),
             "learned": versions[-1]["learned"],
-            "labels_per_s": learning_rate(versions),
+            "labels_per_s": learning_rate(versions, n // 2),
             "idle_mib": idle_kib / 1024,
             "peak_mib": max(memory_kib(w, "VmHWM") for w in workers) / 1024,
         }
     finally:
-        for w in workers:
-            w.stop()
+        stop_workers(workers)
 
 
 async def learned_versions(settings: Settings, labels: int, within: float) -> list[dict[str, Any]]:
@@ -148,37 +166,40 @@ async def learned_versions(settings: Settings, labels: int, within: float) -> li
         await store.close()
 
 
-def learning_rate(versions: list[dict[str, Any]]) -> float:
-    """Labels learned per second, from the first model version that learned
-    any to the last."""
-    learning = [v for v in versions if v["learned"] > 0]
-    seconds = learning[-1]["created_at"] - learning[0]["created_at"]
-    return (learning[-1]["learned"] - learning[0]["learned"]) / seconds if seconds > 0 else math.nan
+def learning_rate(versions: list[dict[str, Any]], total: int) -> float:
+    """Labels learned per second, sustained: between the model versions that
+    hold 10% and 90% of ``total`` (start-up and the last snapshot aside)."""
+    inner = [v for v in versions if 0.1 * total <= v["learned"] <= 0.9 * total]
+    if len(inner) < 2:
+        inner = [v for v in versions if v["learned"] > 0]
+    seconds = inner[-1]["created_at"] - inner[0]["created_at"]
+    return (inner[-1]["learned"] - inner[0]["learned"]) / seconds if seconds > 0 else math.nan
 
 
-async def labels_alone(base: dict[str, Any], run: str, n: int, logs: Path) -> tuple[float, int]:
+async def labels_alone(
+    base: dict[str, Any], run: str, n: int, logs: Path, roles: Sequence[Role], name: str
+) -> tuple[float, int]:
     """Labels joined and learned per second when their features are already
-    stored: the worker scores every event first, stops, and is started again
+    stored: the workers score every event first, stop, and are started again
     once the labels are on their topic. (In the throughput runs the labels
     are on their topic before the features are scored, so they are learned
     no faster than scoring goes.)"""
-    name = f"{run}-labels-alone"
     settings = worker_settings({**base, "topic_labels": f"{name}-labels"}, name)
-    settings = settings.model_copy(update={"web_port": free_port()})
     await create_topics(settings.kafka_bootstrap, [settings.topic_labels], base["topic_partitions"])
-    worker = Worker(settings, logs).start()
+    workers = start_workers(settings, roles, logs)
     try:
-        await wait_assigned([worker], {settings.topic_training: 1}, within=120)
+        await wait_assigned(workers, {settings.topic_training: 1}, within=120)
         await read_all(settings.kafka_bootstrap, settings.topic_predictions, n, 900)
     finally:
-        worker.stop()
+        stop_workers(workers)
     await fill(settings.kafka_bootstrap, None, settings.topic_labels, n, run)
-    worker.start()
+    for w in workers:
+        w.start()
     try:
         versions = await learned_versions(settings, n // 2, 300)
     finally:
-        worker.stop()
-    return learning_rate(versions), versions[-1]["learned"]
+        stop_workers(workers)
+    return learning_rate(versions, n // 2), versions[-1]["learned"]
 
 
 LABEL_LAG = 100
@@ -200,12 +221,11 @@ async def label_to_served(settings: Settings, labels: int) -> list[float]:
 
 
 async def latency(
-    base: dict[str, Any], run: str, rate: float, seconds: float, logs: Path
+    base: dict[str, Any], name: str, rate: float, seconds: float, logs: Path, roles: Sequence[Role]
 ) -> tuple[list[float], list[float]]:
     """End-to-end latency at a fixed offered load, from each event's intended
     send time (so a stalled producer does not hide slow periods), with labels
     following their features; and the label-to-served-model delays."""
-    name = f"{run}-lat"
     settings = worker_settings(
         {**base, "topic_features": f"{name}-features", "topic_labels": f"{name}-labels"}, name
     )
@@ -214,7 +234,7 @@ async def latency(
         [settings.topic_features, settings.topic_labels, settings.topic_predictions],
         settings.topic_partitions,
     )
-    worker = Worker(settings.model_copy(update={"web_port": free_port()}), logs).start()
+    workers = start_workers(settings, roles, logs)
     consumer = AIOKafkaConsumer(
         settings.topic_predictions,
         bootstrap_servers=settings.kafka_bootstrap,
@@ -224,7 +244,10 @@ async def latency(
     intended: dict[str, float] = {}
     arrived: dict[str, float] = {}
     try:
-        await wait_assigned([worker], {settings.topic_features: settings.topic_partitions})
+        await wait_assigned(
+            workers,
+            {settings.topic_features: settings.topic_partitions, settings.topic_training: 1},
+        )
         await consumer.start()
 
         async def collect() -> None:
@@ -266,7 +289,7 @@ async def latency(
         label_delays = await label_to_served(settings, total - LABEL_LAG)
     finally:
         await consumer.stop()
-        worker.stop()
+        stop_workers(workers)
     return sorted(arrived[k] - intended[k] for k in intended), label_delays
 
 
@@ -276,6 +299,13 @@ def percentile(values: list[float], q: float) -> float:
 
 async def main(args: argparse.Namespace) -> None:
     run = f"bench-{uuid.uuid4().hex[:6]}"
+    try:
+        await measure(args, run)
+    finally:
+        await forget(Settings().redis_url, run)
+
+
+async def measure(args: argparse.Namespace, run: str) -> None:
     logs = Path(tempfile.mkdtemp(prefix=run))
     defaults = Settings()
     base: dict[str, Any] = {
@@ -300,7 +330,7 @@ async def main(args: argparse.Namespace) -> None:
         await create_topics(defaults.kafka_bootstrap, [sink], args.partitions)
         seconds = await bare_loop(defaults.kafka_bootstrap, base["topic_features"], sink, sink, n)
         bare_rates.append(n / seconds)
-        result = await run_workers(worker_settings(base, f"{run}-w{pair}"), 1, n, logs)
+        result = await run_workers(worker_settings(base, f"{run}-w{pair}"), ONE, n, logs)
         worker_runs.append(result)
         rate = result["events_per_s"]
         print(
@@ -309,45 +339,61 @@ async def main(args: argparse.Namespace) -> None:
             f"peak {result['peak_mib']:.0f} MiB",
             flush=True,
         )
-    two = await run_workers(worker_settings(base, f"{run}-two"), 2, n, logs)
-    alone, alone_learned = await labels_alone(base, run, n, logs)
-    lat, label_delays = await latency(base, run, args.rate, args.latency_seconds, logs)
+    two = await run_workers(worker_settings(base, f"{run}-two"), TWO, n, logs)
+    split = await run_workers(worker_settings(base, f"{run}-split"), SPLIT, n, logs)
+    alone = await labels_alone(base, run, n, logs, ONE, f"{run}-alone")
+    alone_split = await labels_alone(base, run, n, logs, SPLIT, f"{run}-alone-split")
+    lat = await latency(base, f"{run}-lat", args.rate, args.latency_seconds, logs, ONE)
+    lat_split = await latency(
+        base, f"{run}-lat-split", args.rate, args.latency_seconds, logs, SPLIT
+    )
 
     worker_rates = [r["events_per_s"] for r in worker_runs]
     ratios = [w / b for w, b in zip(worker_rates, bare_rates, strict=True)]
-    labels_per_s = statistics.median(r["labels_per_s"] for r in worker_runs)
-    p50, p99, p999 = (percentile(lat, q) * 1000 for q in (0.5, 0.99, 0.999))
     idle = statistics.median(r["idle_mib"] for r in worker_runs)
     peak = max(r["peak_mib"] for r in worker_runs)
-    all_runs = [*worker_runs, two]
-    honest = alone_learned == n // 2 and all(
+    all_runs = [*worker_runs, two, split]
+    honest = alone[1] == alone_split[1] == n // 2 and all(
         r["unique"] == n and r["dead_letters"] == 0 and r["learned"] == n // 2 for r in all_runs
     )
     dupes = sum(r["duplicates"] for r in all_runs)
+
+    def ms(values: list[float], *qs: float) -> str:
+        return ", ".join(f"{percentile(values, q) * 1000:,.0f}" for q in qs)
+
+    one_split = "one process `all` / `scorer` + `learner` processes"
     rows = [
         (f"bare loop, events/s (median of {args.pairs})", f"{statistics.median(bare_rates):,.0f}"),
-        ("worker, everything on, events/s (median)", f"{statistics.median(worker_rates):,.0f}"),
+        (
+            "worker, one process, everything on, events/s (median)",
+            f"{statistics.median(worker_rates):,.0f}",
+        ),
         (
             "worker / bare, pair by pair",
             f"{', '.join(f'{r:.2f}' for r in ratios)} (median {statistics.median(ratios):.2f})",
         ),
-        ("two worker processes, events/s", f"{two['events_per_s']:,.0f}"),
-        ("labels joined and learned per second, features already scored", f"{alone:,.0f}"),
+        (
+            "two `all` processes / `scorer` + `learner` processes, events/s",
+            f"{two['events_per_s']:,.0f} / {split['events_per_s']:,.0f}",
+        ),
+        (
+            f"labels joined and learned per second, features already scored: {one_split}",
+            f"{alone[0]:,.0f} / {alone_split[0]:,.0f}",
+        ),
         (
             "labels joined and learned per second while the same worker scores "
             "(labels arrive before their features; median)",
-            f"{labels_per_s:,.0f}",
+            f"{statistics.median(r['labels_per_s'] for r in worker_runs):,.0f}",
         ),
         (
             f"end-to-end latency at {args.rate:.0f} events/s for {args.latency_seconds:.0f} s, "
-            "with labels: p50, p99, p99.9, max (ms)",
-            f"{p50:.0f}, {p99:.0f}, {p999:.0f}, {lat[-1] * 1000:.0f}",
+            f"with labels, p50, p99, p99.9, max (ms): {one_split}",
+            f"{ms(lat[0], 0.5, 0.99, 0.999, 1)} / {ms(lat_split[0], 0.5, 0.99, 0.999, 1)}",
         ),
         (
-            f"a label's arrival to the first model version holding it, same run "
-            f"(labels {LABEL_LAG} events late): p50, p99 (ms)",
-            f"{percentile(label_delays, 0.5) * 1000:.0f}, "
-            f"{percentile(label_delays, 0.99) * 1000:.0f}",
+            f"a label's arrival to the first model version holding it, same runs "
+            f"(labels {LABEL_LAG} events late), p50, p99 (ms): {one_split}",
+            f"{ms(lat[1], 0.5, 0.99)} / {ms(lat_split[1], 0.5, 0.99)}",
         ),
         (
             f"worker memory: idle, peak with {n // 2:,} events awaiting labels (MiB)",
@@ -361,6 +407,23 @@ async def main(args: argparse.Namespace) -> None:
     print("\n| figure | value |\n|---|---|")
     for figure, value in rows:
         print(f"| {figure} | {value} |")
+
+
+async def forget(redis_url: str, run: str) -> None:
+    """Delete the run's Redis keys (its predict-time features would otherwise
+    stay for EDDY_PENDING_TTL_SECONDS)."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        batch: list[bytes] = []
+        async for key in client.scan_iter(match=f"{run}-*", count=10_000):
+            batch.append(key)
+            if len(batch) >= 10_000:
+                await client.unlink(*batch)
+                batch.clear()
+        if batch:
+            await client.unlink(*batch)
+    finally:
+        await client.aclose()
 
 
 def cli() -> None:
