@@ -122,13 +122,20 @@ def histogram(rows: Iterable[Features]) -> dict[str, Counter[str]]:
     for name, values in floats.items():
         counts = out.setdefault(name, Counter())
         array = np.asarray(values, dtype=np.float64)
-        if not np.isfinite(array).all():  # as ``bucket`` does: refuse it
+        # numpy's fixed cost per call outweighs a few values; and ``bucket``
+        # refuses what is not finite.
+        if len(values) < _NUMPY_FROM or not np.isfinite(array).all():
             for value in values:
                 counts[bucket(value)] += 1
             continue
         for key, n in _float_buckets(array):
             counts[key] += n
     return out
+
+
+_NUMPY_FROM = 32
+"""Values of one feature from which numpy buckets faster than Python (about
+16 us either way at 32 values)."""
 
 
 _ZERO_CODE = 1 << 40
