@@ -22,6 +22,22 @@ async def learned(store: Store, settings: Settings, n: int) -> dict[str, object]
     return snapshot.meta if snapshot and snapshot.meta["learned"] >= n else None
 
 
+async def stream_phishing(
+    settings: Settings, store: Store, prefix: str
+) -> tuple[list[dict[str, Any]], dict[str, object]]:
+    """Phishing's 1,250 events and labels through the workers: each event
+    predicted exactly once; the predictions, and the snapshot meta once
+    every label is learned."""
+    events = list(qa_events(datasets.Phishing(), 50, prefix))
+    await produce(settings.kafka_bootstrap, as_records(events, settings), rate=500)
+    async with Reader(settings.kafka_bootstrap, settings.topic_predictions) as reader:
+        predictions = await reader.until("1250 predictions", lambda v: len(v) >= 1250, 60)
+    meta = await eventually("1250 labels learned", lambda: learned(store, settings, 1250), 60)
+    per_event = Counter(p["event_id"] for p in predictions)
+    assert len(per_event) == 1250 and set(per_event.values()) == {1}
+    return predictions, meta
+
+
 async def share_features(first: Worker, second: Worker, settings: Settings) -> None:
     def owns_features(w: Worker) -> bool:
         return bool(((w.status() or {}).get("partitions") or {}).get(settings.topic_features))
@@ -42,15 +58,7 @@ async def test_two_workers_share_the_stream_and_one_learns(
 
     await share_features(first, second, base)
 
-    events = list(qa_events(datasets.Phishing(), 50, "g"))
-    await produce(base.kafka_bootstrap, as_records(events, base), rate=500)
-
-    async with Reader(base.kafka_bootstrap, base.topic_predictions) as reader:
-        predictions = await reader.until("1250 predictions", lambda v: len(v) >= 1250, 60)
-    meta = await eventually("1250 labels learned", lambda: learned(store, base, 1250), 60)
-
-    per_event = Counter(p["event_id"] for p in predictions)
-    assert len(per_event) == 1250 and set(per_event.values()) == {1}
+    predictions, meta = await stream_phishing(base, store, "g")
     async with Reader(base.kafka_bootstrap, base.topic_dead_letter) as reader:
         assert await reader.poll() == []
 
@@ -78,13 +86,7 @@ async def test_a_scorer_and_a_learner_split_the_work(
     assert set(partitions[0]) == {base.topic_features, base.topic_labels}
     assert set(partitions[1]) == {base.topic_training}
 
-    events = list(qa_events(datasets.Phishing(), 50, "s"))
-    await produce(base.kafka_bootstrap, as_records(events, base), rate=500)
-    async with Reader(base.kafka_bootstrap, base.topic_predictions) as reader:
-        predictions = await reader.until("1250 predictions", lambda v: len(v) >= 1250, 60)
-    meta = await eventually("1250 labels learned", lambda: learned(store, base, 1250), 60)
-    per_event = Counter(p["event_id"] for p in predictions)
-    assert len(per_event) == 1250 and set(per_event.values()) == {1}
+    _, meta = await stream_phishing(base, store, "s")
     assert meta["learned"] == 1250
 
     # The learner learns; the scorer serves what it learned.
