@@ -147,7 +147,7 @@ class BatchTransport(faust_aiokafka.Transport):  # type: ignore[misc]
 class BatchApp(faust.App):  # type: ignore[misc]
     """A Faust app whose consumer can deliver topics in whole fetches."""
 
-    def __init__(self, *args: Any, fetch_max_wait: float = 0.5, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, fetch_max_wait: float, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.batch_routes: dict[str, Fetches] = {}
         self.fetch_max_wait = fetch_max_wait
