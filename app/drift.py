@@ -121,15 +121,15 @@ def histogram(rows: Iterable[Features]) -> dict[str, Counter[str]]:
                 out.setdefault(name, Counter())[bucket(value)] += 1
     for name, values in floats.items():
         counts = out.setdefault(name, Counter())
-        array = np.asarray(values, dtype=np.float64)
         # numpy's fixed cost per call outweighs a few values; and ``bucket``
         # refuses what is not finite.
-        if len(values) < _NUMPY_FROM or not np.isfinite(array).all():
+        array = np.asarray(values, dtype=np.float64) if len(values) >= _NUMPY_FROM else None
+        if array is not None and np.isfinite(array).all():
+            for key, n in _float_buckets(array):
+                counts[key] += n
+        else:
             for value in values:
                 counts[bucket(value)] += 1
-            continue
-        for key, n in _float_buckets(array):
-            counts[key] += n
     return out
 
 
