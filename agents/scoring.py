@@ -22,18 +22,21 @@ async def score_features(stream):  # type: ignore[no-untyped-def]
         received = time.time()
         served = await runtime.served()
         batch = score_batch(messages(events), served, settings, datetime.now(UTC))
-        # Features first: a label that follows its prediction must find them.
-        await persist(
-            runtime.store.put_pending,
-            batch.pending,
-            settings.pending_ttl_seconds,
-            batch.counts,
-            window_for(settings, received),
-        )
-        await in_flight.add(outputs(batch), partial(done, batch, events, received))
+        # The next fetch is scored while this one's Redis write and broker
+        # round trip are under way: awaiting them here made the agent's pace
+        # a round trip per fetch, and fetches queued behind it.
+        await in_flight.add(outputs(batch, received), partial(done, batch, events, received))
 
 
-async def outputs(batch: ScoredBatch) -> None:
+async def outputs(batch: ScoredBatch, received: float) -> None:
+    # Features first: a label that follows its prediction must find them.
+    await persist(
+        runtime.store.put_pending,
+        batch.pending,
+        settings.pending_ttl_seconds,
+        batch.counts,
+        window_for(settings, received),
+    )
     await publish(topics.predictions, ((p.event_id, p) for p in batch.predictions))
     await publish(topics.dead_letter, ((d.key, d) for d in batch.dead_letters))
 
