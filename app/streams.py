@@ -7,6 +7,7 @@ Built once per process from one ``Settings``. Agents import ``app`` and
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ T = TypeVar("T")
 
 
 def create_app(settings: Settings) -> Any:
-    return BatchApp(
+    app = BatchApp(
         settings.group_id,
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
         store="memory://",
@@ -49,6 +50,22 @@ def create_app(settings: Settings) -> Any:
         web_port=settings.web_port,
         datadir=settings.data_dir,
     )
+    app.task(freeze_heap)  # run once the app has started
+    return app
+
+
+async def freeze_heap() -> None:
+    """Leave what imports and start-up made out of later full collections.
+
+    Those objects live as long as the process, yet each full collection of
+    the cyclic garbage collector walked all of them: pauses of 30 to 60 ms,
+    a dozen a minute at 2,000 events/s, each one a stall of every event in
+    flight. Frozen, they are never scanned; full collections then take a few
+    milliseconds.
+    """
+    gc.collect()
+    gc.freeze()
+    log.info("start-up heap frozen: %d objects", gc.get_freeze_count())
 
 
 @dataclass

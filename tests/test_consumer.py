@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from app.settings import Settings
 from app.streams import create_app
 
@@ -17,3 +19,17 @@ async def test_the_fetch_wait_reaches_the_aiokafka_consumer() -> None:
     finally:
         await consumer.stop()
         thread.thread_loop.close()  # made with the (never started) thread
+
+
+async def test_the_start_up_heap_is_frozen_once_the_worker_has_started() -> None:
+    # Full collections would otherwise walk every object of the imports and
+    # start-up, pausing the event loop tens of milliseconds at a time.
+    app = create_app(Settings())
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    try:
+        for task in app._app_tasks:  # what Faust runs once the app has started
+            await task()
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
