@@ -46,3 +46,5 @@ async def snapshot_model() -> None:
     except SnapshotConflict:
         return  # logged; the next batch resumes from the newest snapshot
     await report(training, learned)
+    if training.learner is not None:
+        telemetry.record_rolling_quality(training.learner.state)

@@ -56,9 +56,15 @@ def record_learned(learned: Learned, state: LearnerState) -> None:
     for delay in learned.delays:
         label_delay.observe(max(delay, 0.0))
     labels_waiting.set(len(state.waiting))
-    for window in ("all", "rolling"):
-        for name, value in state.quality.report(window).items():
-            model_quality.labels(name, window).set(value)
+    for name, value in state.quality.report().items():
+        model_quality.labels(name, "all").set(value)
+
+
+def record_rolling_quality(state: LearnerState) -> None:
+    """The rolling window's quality: computed when read, so read on the
+    snapshot timer rather than after every batch."""
+    for name, value in state.quality.report("rolling").items():
+        model_quality.labels(name, "rolling").set(value)
 
 
 def record_served(served: ServedModel) -> None:
