@@ -3,6 +3,7 @@ publish and what to keep for the labels to come. No I/O here."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -35,8 +36,13 @@ class ScoredBatch:
     """Drift histograms of this batch: per feature, and of the predictions."""
 
 
+@functools.lru_cache(maxsize=4096, typed=True)  # typed: True and 1 are distinct classes
 def class_key(label: Label) -> str:
-    """A class as a JSON object key: strings as they are, others as JSON text."""
+    """A class as a JSON object key: strings as they are, others as JSON text.
+
+    >>> class_key(True), class_key(1), class_key("a")
+    ('true', '1', 'a')
+    """
     return label if isinstance(label, str) else json.dumps(label)
 
 
