@@ -99,7 +99,7 @@ class Quality:
         if any(isinstance(key, tuple) for key in metrics_):
             # Written before the window was kept as labels: its whole-stream
             # metrics carry on, its window starts empty.
-            window = state.get("window") or _window_of(metrics_)
+            window = next(m.window_size for (_, w), m in metrics_.items() if w == "rolling")
             state = {
                 "kind": state["kind"],
                 "window": window,
@@ -109,10 +109,3 @@ class Quality:
             }
         state.setdefault("_rolling", None)
         self.__dict__.update(state)
-
-
-def _window_of(old: dict[tuple[str, str], Any]) -> int:
-    for (_, w), metric in old.items():
-        if w == "rolling":
-            return int(getattr(metric, "window_size", 1000))
-    return 1000
