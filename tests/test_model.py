@@ -40,19 +40,35 @@ def test_model_failures_are_model_errors() -> None:
         model.learn({"x": 1.0}, "not a number")
 
 
-def test_mixed_features_select_exactly_as_rivers_number_check() -> None:
-    """The catalog selects numbers by concrete type for speed; on every kind
-    of feature value it must learn and predict as ``SelectType(numbers.Number)``."""
+@pytest.mark.parametrize(
+    ("name", "final"),
+    [
+        ("logistic-regression", linear_model.LogisticRegression),
+        ("linear-regression", lambda: linear_model.LinearRegression(intercept_lr=0.1)),
+    ],
+)
+def test_mixed_features_encode_exactly_as_rivers_documented_union(name, final) -> None:  # type: ignore[no-untyped-def]
+    """The catalog encodes numbers and strings in one pass for speed; on every
+    kind of feature value it must learn and predict bit for bit as River's
+    documented ``SelectType(numbers.Number)`` / ``SelectType(str)`` union."""
     reference = (
         (compose.SelectType(numbers.Number) | preprocessing.StandardScaler())
         + (compose.SelectType(str) | preprocessing.OneHotEncoder())
-    ) | linear_model.LogisticRegression()
-    ours = catalog.build("logistic-regression")
+    ) | final()
+    ours = catalog.build(name)
     rng = random.Random(3)
     for _ in range(500):
         f, b = rng.gauss(0, 1), rng.random() < 0.5
-        x = {"f": f, "b": b, "c": rng.choice(("red", "blue"))}
-        assert ours.predict_proba_one(x) == reference.predict_proba_one(x)
-        y = f + (0.5 if b else 0) > 0.2
+        x: dict[str, float | bool | str] = {"f": f, "b": b, "c": rng.choice(("red", "blue"))}
+        if rng.random() < 0.2:
+            x["late"] = rng.choice(("new", "old"))  # a feature that comes and goes
+        # Same keys, values and order (the order of a linear model's sum).
+        assert list(ours.transform_one(x).items()) == list(reference.transform_one(x).items())
+        if name == "logistic-regression":
+            assert ours.predict_proba_one(x) == reference.predict_proba_one(x)
+            y: float | bool = f + (0.5 if b else 0) > 0.2
+        else:
+            assert ours.predict_one(x) == reference.predict_one(x)
+            y = 2 * f + (0.5 if b else 0)
         ours.learn_one(x, y)
         reference.learn_one(x, y)
