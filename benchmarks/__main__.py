@@ -1,6 +1,7 @@
 """``python -m benchmarks``: the worker, everything on, against the bare loop.
 
-One run, same broker, same pre-filled topics, alternating bare loop and
+One run, same broker, same pre-filled topics, alternating the bare loop, the
+bare loop that also learns (a lower bound of learning's cost), and the
 worker ``--pairs`` times. Reports medians and ratios (the machine is shared
 and noisy: compare within a run, not across runs), latency at a fixed offered
 load, label throughput, memory, two processes, and its own honesty checks.
@@ -324,19 +325,25 @@ async def measure(args: argparse.Namespace, run: str) -> None:
     await fill(defaults.kafka_bootstrap, base["topic_features"], base["topic_labels"], n, run)
     print(f"pre-filled in {time.perf_counter() - began:.1f} s")
 
-    bare_rates, worker_runs = [], []
+    bare_rates: list[float] = []
+    learning_rates: list[float] = []
+    worker_runs = []
     for pair in range(args.pairs):
-        sink = f"{run}-bare-{pair}"
-        await create_topics(defaults.kafka_bootstrap, [sink], args.partitions)
-        seconds = await bare_loop(defaults.kafka_bootstrap, base["topic_features"], sink, sink, n)
-        bare_rates.append(n / seconds)
+        for learn_first, rates in ((0, bare_rates), (n // 2, learning_rates)):
+            sink = f"{run}-bare-{pair}-{learn_first}"
+            await create_topics(defaults.kafka_bootstrap, [sink], args.partitions)
+            seconds = await bare_loop(
+                defaults.kafka_bootstrap, base["topic_features"], sink, sink, n, learn_first
+            )
+            rates.append(n / seconds)
         result = await run_workers(worker_settings(base, f"{run}-w{pair}"), ONE, n, logs)
         worker_runs.append(result)
         rate = result["events_per_s"]
         print(
             f"pair {pair + 1}: bare {bare_rates[-1]:,.0f} events/s, worker {rate:,.0f} events/s "
-            f"(ratio {rate / bare_rates[-1]:.2f}), labels {result['labels_per_s']:,.0f}/s, "
-            f"peak {result['peak_mib']:.0f} MiB",
+            f"(ratio {rate / bare_rates[-1]:.2f}; bare loop that learns "
+            f"{learning_rates[-1]:,.0f}, ratio {rate / learning_rates[-1]:.2f}), "
+            f"labels {result['labels_per_s']:,.0f}/s, peak {result['peak_mib']:.0f} MiB",
             flush=True,
         )
     two = await run_workers(worker_settings(base, f"{run}-two"), TWO, n, logs)
@@ -350,6 +357,7 @@ async def measure(args: argparse.Namespace, run: str) -> None:
 
     worker_rates = [r["events_per_s"] for r in worker_runs]
     ratios = [w / b for w, b in zip(worker_rates, bare_rates, strict=True)]
+    learning_ratios = [w / b for w, b in zip(worker_rates, learning_rates, strict=True)]
     idle = statistics.median(r["idle_mib"] for r in worker_runs)
     peak = max(r["peak_mib"] for r in worker_runs)
     all_runs = [*worker_runs, two, split]
@@ -371,6 +379,13 @@ async def measure(args: argparse.Namespace, run: str) -> None:
         (
             "worker / bare, pair by pair",
             f"{', '.join(f'{r:.2f}' for r in ratios)} (median {statistics.median(ratios):.2f})",
+        ),
+        (
+            "bare loop that also learns the labelled half as it scores them (label computed "
+            "in place, no join), events/s (median); worker / it, pair by pair",
+            f"{statistics.median(learning_rates):,.0f}; "
+            f"{', '.join(f'{r:.2f}' for r in learning_ratios)} "
+            f"(median {statistics.median(learning_ratios):.2f})",
         ),
         (
             "two `all` processes / `scorer` + `learner` processes, events/s",
