@@ -35,6 +35,9 @@ class MixedEncoder(base.Transformer):  # type: ignore[misc]  # River has no type
     {'colour_red': 1, 'colour_blue': 0, 'x': 1.0}
     """
 
+    # Snapshots pickle this class by its module path: moving or renaming it
+    # would make every snapshot written since unreadable.
+
     def __init__(self) -> None:
         self.scaler = preprocessing.StandardScaler()
         self.onehot = preprocessing.OneHotEncoder()
