@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 from functools import partial
@@ -29,16 +30,22 @@ async def score_features(stream):  # type: ignore[no-untyped-def]
 
 
 async def outputs(batch: ScoredBatch, received: float) -> None:
-    # Features first: a label that follows its prediction must find them.
-    await persist(
-        runtime.store.put_pending,
-        batch.pending,
-        settings.pending_ttl_seconds,
-        batch.counts,
-        window_for(settings, received),
+    # The features go to Redis while the predictions go to the broker: one
+    # after the other, each prediction waited for the Redis round trip and
+    # its turns of the event loop (p50 5.5 ms of 21 at 2,000 events/s). A
+    # label that reaches the learner before its features waits for them
+    # (EDDY_LABEL_WAIT_SECONDS); the batch is acknowledged once all are done.
+    await asyncio.gather(
+        persist(
+            runtime.store.put_pending,
+            batch.pending,
+            settings.pending_ttl_seconds,
+            batch.counts,
+            window_for(settings, received),
+        ),
+        publish(topics.predictions, ((p.event_id, p) for p in batch.predictions)),
+        publish(topics.dead_letter, ((d.key, d) for d in batch.dead_letters)),
     )
-    await publish(topics.predictions, ((p.event_id, p) for p in batch.predictions))
-    await publish(topics.dead_letter, ((d.key, d) for d in batch.dead_letters))
 
 
 def done(batch: ScoredBatch, events: list[Any], received: float) -> None:
