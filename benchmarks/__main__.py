@@ -1,10 +1,11 @@
 """``python -m benchmarks``: the worker, everything on, against the bare loop.
 
 One run, same broker, same pre-filled topics, alternating the bare loop, the
-bare loop that also learns (a lower bound of learning's cost), and the
-worker ``--pairs`` times. Reports medians and ratios (the machine is shared
-and noisy: compare within a run, not across runs), latency at a fixed offered
-load, label throughput, memory, two processes, and its own honesty checks.
+bare loop that also learns (a lower bound of learning's cost), a scorer
+alone (the worker without learning) and the worker ``--pairs`` times.
+Reports medians and ratios (the machine is shared and noisy: compare within
+a run, not across runs), latency at a fixed offered load, label throughput,
+memory, two processes, and its own honesty checks.
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ def worker_settings(base: dict[str, Any], name: str, **extra: Any) -> Settings:
 
 
 ONE: tuple[Role, ...] = ("all",)
+SCORER: tuple[Role, ...] = ("scorer",)
 TWO: tuple[Role, ...] = ("all", "all")
 SPLIT: tuple[Role, ...] = ("scorer", "learner")
 
@@ -128,24 +130,28 @@ def stop_workers(workers: list[Worker]) -> None:
 async def run_workers(
     settings: Settings, roles: Sequence[Role], n: int, logs: Path
 ) -> dict[str, Any]:
-    """Start a worker per role on the pre-filled topics; measure them."""
+    """Start a worker per role on the pre-filled topics; measure them. With
+    no process that learns (a ``scorer`` alone), labels are forwarded to the
+    training topic and stay there: ``learned`` is None."""
+    learns = any(r != "scorer" for r in roles)
+    owned = {settings.topic_training: 1} if learns else {settings.topic_features: 1}
     workers = start_workers(settings, roles, logs)
     try:
-        await wait_assigned(workers, {settings.topic_training: 1}, within=120)
+        await wait_assigned(workers, owned, within=120)
         idle_kib = memory_kib(workers[0], "VmRSS")
         records = await read_all(settings.kafka_bootstrap, settings.topic_predictions, n, 900)
         stamps = sorted(r.timestamp for r in records)
         seconds = (stamps[-1] - stamps[0]) / 1000
         ids = [r.key.decode() for r in records]
-        versions = await learned_versions(settings, n // 2, 300)
+        versions = await learned_versions(settings, n // 2, 300) if learns else None
         dead = await read_all(settings.kafka_bootstrap, settings.topic_dead_letter, 1, 2)
         return {
             "events_per_s": (len(stamps) - 1) / seconds,
             "unique": len(set(ids)),
             "duplicates": len(ids) - len(set(ids)),
             "dead_letters": len(dead),
-            "learned": versions[-1]["learned"],
-            "labels_per_s": learning_rate(versions, n // 2),
+            "learned": versions[-1]["learned"] if versions else None,
+            "labels_per_s": learning_rate(versions, n // 2) if versions else math.nan,
             "idle_mib": idle_kib / 1024,
             "peak_mib": max(memory_kib(w, "VmHWM") for w in workers) / 1024,
         }
@@ -328,6 +334,7 @@ async def measure(args: argparse.Namespace, run: str) -> None:
     bare_rates: list[float] = []
     learning_rates: list[float] = []
     worker_runs = []
+    scorer_runs = []
     for pair in range(args.pairs):
         for learn_first, rates in ((0, bare_rates), (n // 2, learning_rates)):
             sink = f"{run}-bare-{pair}-{learn_first}"
@@ -336,13 +343,16 @@ async def measure(args: argparse.Namespace, run: str) -> None:
                 defaults.kafka_bootstrap, base["topic_features"], sink, sink, n, learn_first
             )
             rates.append(n / seconds)
+        scorer = await run_workers(worker_settings(base, f"{run}-s{pair}"), SCORER, n, logs)
+        scorer_runs.append(scorer)
         result = await run_workers(worker_settings(base, f"{run}-w{pair}"), ONE, n, logs)
         worker_runs.append(result)
         rate = result["events_per_s"]
         print(
             f"pair {pair + 1}: bare {bare_rates[-1]:,.0f} events/s, worker {rate:,.0f} events/s "
             f"(ratio {rate / bare_rates[-1]:.2f}; bare loop that learns "
-            f"{learning_rates[-1]:,.0f}, ratio {rate / learning_rates[-1]:.2f}), "
+            f"{learning_rates[-1]:,.0f}, ratio {rate / learning_rates[-1]:.2f}; scorer alone "
+            f"{scorer['events_per_s']:,.0f}, ratio {scorer['events_per_s'] / bare_rates[-1]:.2f}), "
             f"labels {result['labels_per_s']:,.0f}/s, peak {result['peak_mib']:.0f} MiB",
             flush=True,
         )
@@ -358,13 +368,16 @@ async def measure(args: argparse.Namespace, run: str) -> None:
     worker_rates = [r["events_per_s"] for r in worker_runs]
     ratios = [w / b for w, b in zip(worker_rates, bare_rates, strict=True)]
     learning_ratios = [w / b for w, b in zip(worker_rates, learning_rates, strict=True)]
+    scorer_rates = [r["events_per_s"] for r in scorer_runs]
+    scorer_ratios = [s / b for s, b in zip(scorer_rates, bare_rates, strict=True)]
     idle = statistics.median(r["idle_mib"] for r in worker_runs)
     peak = max(r["peak_mib"] for r in worker_runs)
     all_runs = [*worker_runs, two, split]
     honest = alone[1] == alone_split[1] == n // 2 and all(
-        r["unique"] == n and r["dead_letters"] == 0 and r["learned"] == n // 2 for r in all_runs
+        r["unique"] == n and r["dead_letters"] == 0 and r["learned"] in (n // 2, None)
+        for r in [*all_runs, *scorer_runs]
     )
-    dupes = sum(r["duplicates"] for r in all_runs)
+    dupes = sum(r["duplicates"] for r in [*all_runs, *scorer_runs])
 
     def ms(values: list[float], *qs: float) -> str:
         return ", ".join(f"{percentile(values, q) * 1000:,.0f}" for q in qs)
@@ -386,6 +399,14 @@ async def measure(args: argparse.Namespace, run: str) -> None:
             f"{statistics.median(learning_rates):,.0f}; "
             f"{', '.join(f'{r:.2f}' for r in learning_ratios)} "
             f"(median {statistics.median(learning_ratios):.2f})",
+        ),
+        (
+            "a scorer alone (`EDDY_ROLE=scorer`: everything on but learning; labels "
+            "validated and forwarded to the training topic), events/s (median); scorer / bare, "
+            "pair by pair",
+            f"{statistics.median(scorer_rates):,.0f}; "
+            f"{', '.join(f'{r:.2f}' for r in scorer_ratios)} "
+            f"(median {statistics.median(scorer_ratios):.2f})",
         ),
         (
             "two `all` processes / `scorer` + `learner` processes, events/s",
