@@ -108,6 +108,13 @@ model_memory = _gauge(
     "model",
 )
 redis_errors = _counter("eddy_redis_errors", "Redis calls that failed, by operation.", "operation")
+snapshot_conflicts = _counter(
+    "eddy_snapshot_conflicts",
+    "Snapshots refused because another process wrote a newer version first: once when "
+    "a learner takes over; steadily when two processes learn at once (an `all` process "
+    "next to a `learner`).",
+    "model",
+)
 kafka_errors = _counter(
     "eddy_kafka_errors", "Kafka sends that failed, by topic (the batch is retried).", "topic"
 )

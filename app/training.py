@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from app import catalog
+from app import catalog, metrics
 from app.errors import SnapshotConflict, StoreUnavailable
 from app.learner import Learned, Learner, LearnerState, Record
 from app.model import OnlineModel
@@ -184,7 +184,13 @@ class Training:
         except SnapshotConflict:
             # Another process learns now: forget our copy and what it held;
             # Kafka redelivers the unacknowledged records to the new owner.
-            log.warning("%s: another learner wrote a newer version; resyncing", self._name)
+            metrics.snapshot_conflicts.labels(self._name).inc()
+            log.warning(
+                "%s: another process wrote a newer version; resyncing. If this repeats, two "
+                "processes learn at once: is an EDDY_ROLE=all process running next to a "
+                "learner?",
+                self._name,
+            )
             self._learner = None
             self._acks.clear()
             raise

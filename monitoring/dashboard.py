@@ -52,6 +52,9 @@ PANELS = [
     Panel("End-to-end latency", "quantiles", "eddy_end_to_end_latency_seconds", unit="s"),
     Panel("Dead letters per second", "rate", "eddy_events_rejected_total", ("reason",), "ops"),
     Panel("Redis errors per second", "rate", "eddy_redis_errors_total", ("operation",), "ops"),
+    Panel(
+        "Snapshot conflicts per second", "rate", "eddy_snapshot_conflicts_total", ("model",), "ops"
+    ),
     Panel("Consumer lag", "gauge", "eddy_consumer_lag", ("topic",)),
     Panel("Live quality (whole stream)", "gauge", "eddy_model_quality", ("metric", "window")),
     Panel("Label outcomes per second", "rate", "eddy_label_outcomes_total", ("outcome",), "ops"),

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from app import catalog, pending
+from app import catalog, metrics, pending
 from app.errors import SnapshotConflict
 from app.learner import LearnerState, Outcome
 from app.model import OnlineModel, Prediction
@@ -58,6 +58,11 @@ async def test_a_new_learner_resumes_without_relearning(
     assert successor.learner is not None and successor.learner.state.learned == 3
 
 
+def conflicts() -> float:
+    labels = {"model": "logistic-regression"}
+    return metrics.REGISTRY.get_sample_value("eddy_snapshot_conflicts_total", labels) or 0.0
+
+
 async def test_a_stale_learner_cannot_fork_the_model(
     store: Store, make_settings: Callable[..., Settings]
 ) -> None:
@@ -68,8 +73,10 @@ async def test_a_stale_learner_cannot_fork_the_model(
     await old.learn([(0, label("a"))], [])
     await new.learn([(0, label("a")), (1, label("b"))], [])
     await new.flush()
+    before = conflicts()
     with pytest.raises(SnapshotConflict):
         await old.flush()
+    assert conflicts() == before + 1
     head = await store.load_snapshot("logistic-regression")
     assert head is not None and head.version == 1 and head.meta["learned"] == 2
     # The loser forgot its fork; its next batch resumes from the winner's version.
