@@ -134,7 +134,11 @@ async def run_workers(
     no process that learns (a ``scorer`` alone), labels are forwarded to the
     training topic and stay there: ``learned`` is None."""
     learns = any(r != "scorer" for r in roles)
-    owned = {settings.topic_training: 1} if learns else {settings.topic_features: 1}
+    owned = (
+        {settings.topic_training: 1}
+        if learns
+        else {settings.topic_features: settings.topic_partitions}
+    )
     workers = start_workers(settings, roles, logs)
     try:
         await wait_assigned(workers, owned, within=120)
