@@ -377,9 +377,11 @@ async def measure(args: argparse.Namespace, run: str) -> None:
     idle = statistics.median(r["idle_mib"] for r in worker_runs)
     peak = max(r["peak_mib"] for r in worker_runs)
     all_runs = [*worker_runs, two, split]
-    honest = alone[1] == alone_split[1] == n // 2 and all(
-        r["unique"] == n and r["dead_letters"] == 0 and r["learned"] in (n // 2, None)
-        for r in [*all_runs, *scorer_runs]
+    honest = (
+        alone[1] == alone_split[1] == n // 2
+        and all(r["learned"] == n // 2 for r in all_runs)
+        and all(r["learned"] is None for r in scorer_runs)
+        and all(r["unique"] == n and r["dead_letters"] == 0 for r in [*all_runs, *scorer_runs])
     )
     dupes = sum(r["duplicates"] for r in [*all_runs, *scorer_runs])
 
