@@ -12,11 +12,13 @@ COPY app ./app
 COPY agents ./agents
 COPY schemas ./schemas
 COPY demo ./demo
+COPY monitoring ./monitoring
 RUN pip install --no-cache-dir . \
     && useradd --system --home-dir /var/lib/eddy --create-home eddy
 
 USER eddy
 EXPOSE 6066
-HEALTHCHECK --interval=10s --timeout=3s --start-period=30s \
-    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:6066/status', timeout=2)"
+# Healthy means ready: the model loaded, the partitions held, someone learning.
+HEALTHCHECK --interval=5s --timeout=3s --start-period=60s \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:6066/ready', timeout=2)"
 CMD ["eddy", "worker", "-l", "info"]

@@ -43,11 +43,35 @@ def test_kafka_advertises_the_address_the_worker_dials() -> None:
     assert f"PLAINTEXT://{bootstrap}" in kafka["KAFKA_ADVERTISED_LISTENERS"].split(",")
 
 
-def test_image_runs_the_declared_entry_point_on_the_settings_port() -> None:
+def test_image_runs_the_declared_entry_point_and_is_healthy_only_when_ready() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert 'CMD ["eddy", "worker", "-l", "info"]' in dockerfile and "eddy" in scripts
     port = Settings().web_port
-    assert f"EXPOSE {port}" in dockerfile and f"127.0.0.1:{port}/status" in dockerfile
-    for package in ("app", "agents", "schemas", "demo"):
-        assert f"COPY {package} ./{package}" in dockerfile
+    assert f"EXPOSE {port}" in dockerfile
+    [healthcheck] = re.findall(r"HEALTHCHECK[^\n]*\\\n\s*CMD ([^\n]+)", dockerfile)
+    assert f"127.0.0.1:{port}/ready" in healthcheck
+
+
+def test_the_image_holds_every_package_the_project_installs() -> None:
+    # The image once left out monitoring/, which the demo imports: the
+    # compose demo failed at its first import.
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    found = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packages = {p.rstrip("*") for p in found["packages"]["find"]["include"]}
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", dockerfile, re.M))
+    assert packages == copied
+    for package in packages:
+        assert (ROOT / package / "__init__.py").exists()
+    imported = set()
+    for path in ROOT.glob("[a-z]*/**/*.py"):
+        if path.parts[len(ROOT.parts)] in packages:
+            imported |= set(re.findall(r"^(?:from|import) (\w+)", path.read_text(), re.M))
+    assert imported & {p.name for p in ROOT.iterdir() if p.is_dir()} <= packages
+
+
+def test_the_demo_waits_for_a_ready_worker_and_stops_it_in_time() -> None:
+    services = compose()["services"]
+    assert services["demo"]["depends_on"]["worker"]["condition"] == "service_healthy"
+    grace = int(services["worker"]["stop_grace_period"].rstrip("s"))
+    assert grace > Settings().stop_timeout_seconds + 5
