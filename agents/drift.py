@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 import time
 
-from agents.kafka import publish
 from app import metrics, telemetry
 from app.errors import StoreUnavailable
+from app.runtime.publish import publish
 from app.streams import app, runtime, settings, topics
 from app.watch import check_drift
 from schemas import DriftEvent
@@ -16,13 +16,9 @@ from schemas import DriftEvent
 log = logging.getLogger(__name__)
 
 
-def owns_training() -> bool:
-    return any(tp.topic == settings.topic_training for tp in app.consumer.assignment())
-
-
 @app.timer(max(settings.drift_window_seconds / 4, 0.25))
 async def check_feature_drift() -> None:
-    if not owns_training():
+    if not runtime.learning:
         return
     served = await runtime.served()
     try:
@@ -55,7 +51,7 @@ async def announce(
 
 @app.timer(30.0)
 async def count_pending() -> None:
-    if not owns_training():
+    if not runtime.learning:
         return
     try:
         metrics.pending_events.set(await runtime.store.count_pending())

@@ -7,10 +7,13 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from agents.kafka import IN_FLIGHT, InFlight, messages, publish
 from app import telemetry
-from app.consumer import ack, tracked
+from app.intake import Message
 from app.labels import RoutedLabels, route_labels
+from app.runtime.guard import Failed, delivered, guarded
+from app.runtime.inflight import IN_FLIGHT, InFlight
+from app.runtime.internals import ack, messages, tracked
+from app.runtime.publish import publish
 from app.streams import app, fetches, runtime, settings, topics
 
 
@@ -18,9 +21,21 @@ from app.streams import app, fetches, runtime, settings, topics
 async def forward_labels(stream):  # type: ignore[no-untyped-def]
     in_flight = InFlight(IN_FLIGHT)
     async for events in tracked(app, stream):
-        served = await runtime.served()
-        batch = route_labels(messages(events), served.model, settings, datetime.now(UTC))
-        await in_flight.add(outputs(batch), partial(done, batch, events))
+        records = messages(events)
+        routed = await guarded(partial(route, records), records, settings)
+        batch = RoutedLabels(dead_letters=routed.letters) if isinstance(routed, Failed) else routed
+        await in_flight.add(deliver(batch, records), partial(done, events))
+
+
+async def route(records: list[Message]) -> RoutedLabels:
+    served = await runtime.served()
+    return route_labels(records, served.model, settings, datetime.now(UTC))
+
+
+async def deliver(batch: RoutedLabels, records: list[Message]) -> RoutedLabels:
+    """The batch's outputs; if they keep failing, its records' dead letters instead."""
+    failed = await delivered(partial(outputs, batch), records, settings, topics.dead_letter)
+    return batch if failed is None else RoutedLabels(dead_letters=failed.letters)
 
 
 async def outputs(batch: RoutedLabels) -> None:
@@ -28,6 +43,6 @@ async def outputs(batch: RoutedLabels) -> None:
     await publish(topics.dead_letter, ((d.key, d) for d in batch.dead_letters))
 
 
-def done(batch: RoutedLabels, events: list[Any]) -> None:
+def done(events: list[Any], batch: RoutedLabels) -> None:
     ack(app, events)
     telemetry.record_rejected(batch.dead_letters)

@@ -7,44 +7,57 @@ from datetime import UTC, datetime
 from functools import partial
 
 from agents.drift import announce
-from agents.kafka import messages
 from app import telemetry
-from app.consumer import ack, tracked
-from app.errors import SnapshotConflict
 from app.labels import training_records
 from app.learner import Learned
-from app.streams import app, fetches, persist, runtime, settings
+from app.runtime.guard import Failed, failed_labels, guarded
+from app.runtime.internals import ack, forget, messages, tracked
+from app.runtime.publish import publish
+from app.streams import app, fetches, persist, runtime, settings, topics
 from app.training import Training
 from app.watch import error_drift_events
 
 
 async def report(training: Training, learned: Learned) -> None:
-    """Metrics for what was learned, and a drift event per error-stream drift."""
+    """Metrics for what was learned, a dead letter per label whose learning
+    raised, and a drift event per error-stream drift."""
     learner = training.learner
     if learner is None:
         return
     telemetry.record_learned(learned, learner.state)
+    now = datetime.now(UTC)
+    if learned.failed:
+        letters = failed_labels(learned.failed, settings, now)
+        await publish(topics.dead_letter, ((d.key, d) for d in letters))
+        telemetry.record_rejected(letters)
     if learned.drifts:
         served = await runtime.served()
-        await announce(error_drift_events(learned.drifts, settings, served, datetime.now(UTC)))
+        await announce(error_drift_events(learned.drifts, settings, served, now))
 
 
 @app.agent(fetches.training)
 async def learn_from_labels(stream):  # type: ignore[no-untyped-def]
     async for events in tracked(app, stream):
         training = await runtime.training()
-        records = training_records(messages(events))
-        learned = await persist(training.learn, records, [partial(ack, app, events)])
-        await report(training, learned)
+        records = messages(events)
+        parsed = training_records(records)
+        acks = [partial(ack, app, events)]
+        learned = await guarded(partial(persist, training.learn, parsed, acks), records, settings)
+        if learned is None:  # the partition is being revoked: its next owner reads them
+            forget(app, events)
+        elif isinstance(learned, Failed):
+            await publish(topics.dead_letter, ((d.key, d) for d in learned.letters))
+            telemetry.record_rejected(learned.letters)
+            await training.skip(parsed, acks)
+        else:
+            await report(training, learned)
 
 
 @app.timer(settings.snapshot_interval_seconds)
 async def snapshot_model() -> None:
+    if not runtime.learning:
+        return
     training = await runtime.training()
-    try:
-        learned = await persist(training.flush)
-    except SnapshotConflict:
-        return  # logged; the next batch resumes from the newest snapshot
-    await report(training, learned)
+    await report(training, await persist(training.flush))
     if training.learner is not None:
         telemetry.record_rolling_quality(training.learner.state)

@@ -8,9 +8,12 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from agents.kafka import IN_FLIGHT, InFlight, messages, publish
 from app import telemetry
-from app.consumer import ack, tracked
+from app.intake import Message
+from app.runtime.guard import Failed, delivered, guarded
+from app.runtime.inflight import IN_FLIGHT, InFlight
+from app.runtime.internals import ack, messages, tracked
+from app.runtime.publish import publish
 from app.scoring import ScoredBatch, score_batch
 from app.streams import app, fetches, persist, runtime, settings, topics
 from app.watch import window_for
@@ -21,12 +24,25 @@ async def score_features(stream):  # type: ignore[no-untyped-def]
     in_flight = InFlight(IN_FLIGHT)
     async for events in tracked(app, stream):
         received = time.time()
-        served = await runtime.served()
-        batch = score_batch(messages(events), served, settings, datetime.now(UTC))
+        records = messages(events)
+        scored = await guarded(partial(score, records), records, settings)
+        batch = ScoredBatch(dead_letters=scored.letters) if isinstance(scored, Failed) else scored
         # The next fetch is scored while this one's Redis write and broker
         # round trip are under way: awaiting them here made the agent's pace
         # a round trip per fetch, and fetches queued behind it.
-        await in_flight.add(outputs(batch, received), partial(done, batch, events, received))
+        await in_flight.add(deliver(batch, records, received), partial(done, events, received))
+
+
+async def score(records: list[Message]) -> ScoredBatch:
+    return score_batch(records, await runtime.served(), settings, datetime.now(UTC))
+
+
+async def deliver(batch: ScoredBatch, records: list[Message], received: float) -> ScoredBatch:
+    """The batch's outputs; if they keep failing, its records' dead letters instead."""
+    failed = await delivered(
+        partial(outputs, batch, received), records, settings, topics.dead_letter
+    )
+    return batch if failed is None else ScoredBatch(dead_letters=failed.letters)
 
 
 async def outputs(batch: ScoredBatch, received: float) -> None:
@@ -48,6 +64,6 @@ async def outputs(batch: ScoredBatch, received: float) -> None:
     )
 
 
-def done(batch: ScoredBatch, events: list[Any], received: float) -> None:
+def done(events: list[Any], received: float, batch: ScoredBatch) -> None:
     ack(app, events)
     telemetry.record_scored(batch, received, time.time())

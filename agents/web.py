@@ -1,13 +1,31 @@
-"""The HTTP API of every process: /status, /metrics, /drift."""
+"""The HTTP API of every process: /ready, /status, /metrics, /drift."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import Any
 
-from agents.kafka import positions
+from agents.model import watch
 from app import metrics
-from app.streams import app, runtime, settings, topics
+from app.runtime.internals import assignment, joined, lag
+from app.runtime.readiness import Facts, reasons
+from app.streams import app, runtime, settings
+
+
+@app.page("/ready")
+async def ready(web: Any, request: Any) -> Any:
+    """200 when this process is ready, else 503 with the reasons."""
+    why = reasons(
+        Facts(
+            model_loaded=runtime.loaded,
+            joined=joined(app),
+            stopping=bool(app.should_stop),
+            learner=watch.learner,
+            unreachable=watch.unreachable,
+        )
+    )
+    body = {"ready": not why, "reasons": why, "learner": watch.learner}
+    return web.json(body, status=503 if why else 200)
 
 
 @app.page("/status")
@@ -15,9 +33,9 @@ async def status(web: Any, request: Any) -> Any:
     """What this process serves, which partitions it owns, and what its
     learner knows (when it is the learner)."""
     served = await runtime.served()
-    learner = (await runtime.training()).learner
+    learner = (await runtime.training()).learner if runtime.learning else None
     partitions: defaultdict[str, list[int]] = defaultdict(list)
-    for tp in app.consumer.assignment():
+    for tp in assignment(app):
         partitions[tp.topic].append(tp.partition)
     return web.json(
         {
@@ -35,11 +53,8 @@ async def status(web: Any, request: Any) -> Any:
 @app.page("/metrics")
 async def prometheus(web: Any, request: Any) -> Any:
     """Prometheus metrics of this process."""
-    for tp in app.consumer.assignment():
-        position = positions.get((tp.topic, tp.partition))
-        highwater = app.consumer.highwater(tp)
-        if position is not None and highwater is not None:
-            metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(highwater - position)
+    for (topic, partition), behind in lag(app).items():
+        metrics.consumer_lag.labels(topic, str(partition)).set(behind)
     return web.bytes(metrics.exposition(), content_type="text/plain; version=0.0.4")
 
 
@@ -48,16 +63,3 @@ async def drift(web: Any, request: Any) -> Any:
     """The latest window statistics per feature, and the newest drift events."""
     statistics, events = await runtime.store.drift_status()
     return web.json({"statistics": statistics, "events": events})
-
-
-@app.task
-async def declare_output_topics() -> None:
-    """Create the output topics at start, so consumers can subscribe before
-    the first record (and ``publish`` can send to them directly)."""
-    outputs = [topics.predictions, topics.dead_letter, topics.drift]
-    if not settings.learns:
-        # Where a process learns, Faust declares the training topic itself,
-        # as the learning agent's source; a scorer only forwards labels to it.
-        outputs.append(topics.training)
-    for topic in outputs:
-        await topic.maybe_declare()

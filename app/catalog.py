@@ -61,7 +61,15 @@ class MixedEncoder(base.Transformer):  # type: ignore[misc]  # River has no type
         numbers, strings = self._split(x)
         # The union's order: the last branch's keys first.
         out: dict[str, Any] = self.onehot.transform_one(strings)
-        out.update(self.scaler.transform_one(numbers))
+        # River's ``StandardScaler.transform_one`` (unwindowed, with_std),
+        # without its one side effect: reading ``vars`` through the
+        # defaultdict stored every name it had never learned, so a stream of
+        # new names grew every served model without bound (37 KB per 2,000
+        # names). A name never learned scales to 0.0 there and here.
+        means, vars_ = self.scaler.means, self.scaler.vars
+        for name, value in numbers.items():
+            v = vars_.get(name, 0.0)
+            out[name] = (value - means[name]) / v**0.5 if v else 0.0
         return out
 
 

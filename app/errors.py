@@ -7,8 +7,11 @@
     ├── InvalidEvent            one message cannot be handled; it is dead-lettered
     ├── ModelError              the model could not score or learn an event
     ├── StoreUnavailable        Redis did not answer in time (retriable)
-    └── SnapshotConflict        another learner wrote a newer model (retriable:
-                                reload the newest snapshot and go on)
+    ├── SnapshotConflict        another learner wrote a newer model (retriable:
+    │                           reload the newest snapshot and go on)
+    ├── BadSnapshot             a snapshot that cannot be loaded: refused,
+    │                           counted, and the version in hand kept
+    └── TopicError              the broker refused to create a topic (not retriable)
 
 ``retriable`` says whether the same operation may succeed if tried again.
 """
@@ -42,3 +45,16 @@ class StoreUnavailable(EddyError):
 
 class SnapshotConflict(EddyError):
     retriable = True
+
+    def __init__(self, message: str, head: int | None = None) -> None:
+        super().__init__(message)
+        self.head = head
+        """The version Redis holds instead (None: no version at all)."""
+
+
+class BadSnapshot(EddyError):
+    pass
+
+
+class TopicError(EddyError):
+    pass

@@ -7,6 +7,7 @@ as a whole, so a restarted learner resumes exactly where its snapshot stands.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import pickle
 from collections import Counter
@@ -17,7 +18,7 @@ from typing import Any
 
 from app import pending
 from app.drift import ErrorDrift
-from app.errors import ModelError
+from app.errors import BadSnapshot, ModelError
 from app.model import OnlineModel, Prediction
 from app.quality import Quality
 from app.settings import DetectorName
@@ -40,6 +41,12 @@ class Outcome(StrEnum):
     """Arrived later than the allowed label delay; not learned."""
     INVALID = "invalid"
     """Its type does not fit the model, or the model refused it."""
+    OVERFLOW = "overflow"
+    """It waited for its features while the waiting list was full, and was
+    the oldest: given up, not learned."""
+    FAILED = "failed"
+    """Learning it raised an unexpected error: dead-lettered with reason
+    ``processing_error``, not learned."""
 
 
 Record = tuple[int, TrainingEvent]
@@ -55,11 +62,17 @@ class Learned:
     """Seconds from scoring to label, of each joined label."""
     drifts: list[tuple[int, int]] = field(default_factory=list)
     """Error-stream drifts: windows ``(first, last)``, in labels."""
+    failed: list[tuple[int, TrainingEvent, str]] = field(default_factory=list)
+    """Labels whose learning raised: offset, label, and the error."""
+    dropped_features: int = 0
+    """Features left out of what was learned: the vocabulary was full."""
 
     def add(self, other: Learned) -> None:
         self.outcomes.update(other.outcomes)
         self.delays.extend(other.delays)
         self.drifts.extend(other.drifts)
+        self.failed.extend(other.failed)
+        self.dropped_features += other.dropped_features
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +128,13 @@ class LearnerState:
 
     @staticmethod
     def loads(blob: bytes) -> LearnerState:
-        state = pickle.loads(blob)
+        """The state in a snapshot, or ``BadSnapshot``."""
+        try:
+            state = pickle.loads(blob)
+        except Exception as exc:
+            raise BadSnapshot(f"unreadable snapshot: {exc!r}") from exc
         if not isinstance(state, LearnerState):
-            raise TypeError(f"not a learner snapshot: {type(state).__name__}")
+            raise BadSnapshot(f"not a learner snapshot: {type(state).__name__}")
         return state
 
     @classmethod
@@ -151,6 +168,15 @@ class Learner:
         after a restart from an older committed offset)."""
         return [r for r in records if r[0] > self.state.offset]
 
+    def skip(self, records: Sequence[Record]) -> None:
+        """Give up on records that could not be learned: counted ``failed``,
+        and never tried again."""
+        new = self.unseen(records)
+        if new:
+            self.state.offset = max(offset for offset, _ in new)
+            self.state.outcomes[Outcome.FAILED] += len(new)
+            self.dirty = True
+
     def due(self, records: Sequence[Record], *, retry: int | None = None) -> list[Record]:
         """What to join now: the first ``retry`` waiting labels (all of them
         if None), then the new records. Labels retried and still missing go
@@ -167,11 +193,14 @@ class Learner:
         max_delay: float,
         wait: float,
         now: float,
+        wait_max: int | None = None,
     ) -> Learned:
         """Learn each record of ``due()`` in order, given what ``Store.join``
         returned for it. A label with no features yet waits up to ``wait``
         seconds (kept in the state, so snapshots hold it) before it counts as
-        unknown."""
+        unknown; at most ``wait_max`` labels wait, the oldest gives up first
+        (``overflow``). A label whose learning raises anything the model does
+        not (a bug, a corrupt record) is ``failed``, and the batch goes on."""
         result = Learned()
         outcomes = result.outcomes
         state = self.state
@@ -192,11 +221,26 @@ class Learner:
             if raw is None and now - since.get(offset, now) < wait:
                 waiting.append(Waiting(offset, event, since.get(offset, now)))
                 continue
-            outcomes[self._learn_one(event, raw, max_delay, result)] += 1
+            try:
+                outcome = self._learn_one(event, raw, max_delay, result)
+            except Exception as exc:
+                log.exception("label for %s at offset %d failed", event.event_id, offset)
+                result.failed.append((offset, event, f"{type(exc).__name__}: {exc}"))
+                outcome = Outcome.FAILED
+            outcomes[outcome] += 1
+        if wait_max is not None and len(waiting) > wait_max:
+            outcomes[Outcome.OVERFLOW] += self._give_up_oldest(len(waiting) - wait_max)
         changed = bool(outcomes) or len(waiting) != before
         state.outcomes.update(outcomes)
         self.dirty = self.dirty or changed
         return result
+
+    def _give_up_oldest(self, n: int) -> int:
+        """Drop the ``n`` labels that have waited longest; keep the others' order."""
+        waiting = self.state.waiting
+        oldest = set(heapq.nsmallest(n, range(len(waiting)), key=lambda i: waiting[i].since))
+        waiting[:] = [w for i, w in enumerate(waiting) if i not in oldest]
+        return n
 
     def _learn_one(
         self, event: TrainingEvent, raw: bytes | None, max_delay: float, result: Learned
@@ -212,7 +256,7 @@ class Learner:
         if not state.model.accepts(event.label):
             return Outcome.INVALID
         try:
-            state.model.learn(record.features, event.label)
+            result.dropped_features += state.model.learn(record.features, event.label)
         except ModelError:
             log.exception("label for %s not learned", event.event_id)
             return Outcome.INVALID

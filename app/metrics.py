@@ -67,7 +67,7 @@ consumer_lag = _gauge(
 )
 label_outcomes = _counter(
     "eddy_label_outcomes",
-    "Labels by outcome: joined, duplicate, unknown, expired, invalid.",
+    "Labels by outcome: joined, duplicate, unknown, expired, invalid, overflow, failed.",
     "outcome",
 )
 label_delay = _histogram(
@@ -114,6 +114,26 @@ snapshot_conflicts = _counter(
     "a learner takes over; steadily when two processes learn at once (an `all` process "
     "next to a `learner`).",
     "model",
+)
+snapshots_refused = _counter(
+    "eddy_snapshots_refused",
+    "Snapshots that did not load (unreadable, or not a learner's state): refused, and the "
+    "version in hand kept.",
+    "model",
+)
+learning_owned = _gauge(
+    "eddy_learning_owned",
+    "1 while a live process owns the training partition and learns (as this process "
+    "sees it, every second), else 0.",
+)
+processing_errors = _counter(
+    "eddy_processing_errors",
+    "Batches whose handling raised an unexpected error, by topic; each retry counts.",
+    "topic",
+)
+features_dropped = _counter(
+    "eddy_features_dropped",
+    "Features left out of what the model learned: its vocabulary was full (EDDY_MAX_FEATURES).",
 )
 kafka_errors = _counter(
     "eddy_kafka_errors", "Kafka sends that failed, by topic (the batch is retried).", "topic"

@@ -5,8 +5,18 @@
 >>> model.kind
 'classifier'
 >>> model.learn({"x": 1.0, "colour": "red", "gone": None}, True)
+0
 >>> model.predict({"x": 1.0, "colour": "red"}).label
 True
+
+The model's vocabulary, its feature names and (name, category) pairs, is
+capped: past ``max_features``, new ones are left out of what it learns.
+
+>>> small = OnlineModel("logistic-regression", catalog.build("logistic-regression"), 2)
+>>> small.learn({"x": 1.0, "colour": "red", "y": 2.0}, True)
+1
+>>> sorted(map(str, small.vocabulary))
+["('colour', 'red')", 'x']
 """
 
 from __future__ import annotations
@@ -14,7 +24,7 @@ from __future__ import annotations
 import math
 import pickle
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from river import base
 
@@ -45,10 +55,20 @@ def present(x: Features) -> dict[str, Any]:
 class OnlineModel:
     """A River pipeline that predicts before it learns."""
 
-    def __init__(self, name: str, pipeline: Any) -> None:
+    def __init__(self, name: str, pipeline: Any, max_features: int | None = None) -> None:
         self.name = name
         self.pipeline = pipeline
         self.kind: Kind = "classifier" if isinstance(pipeline, base.Classifier) else "regressor"
+        self.max_features = max_features
+        """Most names and (name, category) pairs the model learns (None: no cap)."""
+        self.vocabulary: set[str | tuple[str, str]] = set()
+        """The names and (name, category) pairs learned so far."""
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Written before the vocabulary was kept: it fills as features come.
+        state.setdefault("max_features", None)
+        state.setdefault("vocabulary", set())
+        self.__dict__.update(state)
 
     def predict(self, x: Features) -> Prediction:
         try:
@@ -64,11 +84,36 @@ class OnlineModel:
             raise ModelError(f"{self.name} predicted a non-finite value ({value})")
         return Prediction(value)
 
-    def learn(self, x: Features, y: Label) -> None:
+    def learn(self, x: Features, y: Label) -> int:
+        """Learn one event; how many of its features were left out because
+        the vocabulary is full."""
+        features = present(x)
+        dropped = 0
+        if self.max_features is not None:
+            features, dropped = self._admit(features)
         try:
-            self.pipeline.learn_one(present(x), y)
+            self.pipeline.learn_one(features, y)
         except Exception as exc:
             raise ModelError(f"{self.name} could not learn the event: {exc!r}") from exc
+        return dropped
+
+    def _admit(self, x: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        """``x`` without the names and categories the vocabulary has no room
+        for: every one the model learns grows it (and its snapshots) for good."""
+        vocabulary = self.vocabulary
+        room = cast(int, self.max_features) - len(vocabulary)
+        kept: dict[str, Any] = {}
+        dropped = 0
+        for name, value in x.items():
+            key = (name, value) if isinstance(value, str) else name
+            if key not in vocabulary:
+                if room <= 0:
+                    dropped += 1
+                    continue
+                vocabulary.add(key)
+                room -= 1
+            kept[name] = value
+        return kept, dropped
 
     def accepts(self, y: Label) -> bool:
         """Whether a label's type fits the model: classes for classifiers

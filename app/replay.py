@@ -48,7 +48,9 @@ async def replay(
             routed = route_labels([message], served.model, settings, now)
             records = [(offsets["training"], t) for t in routed.training]
             offsets["training"] += len(records)
-            outcomes += (await training.learn(records, [])).outcomes
+            learned = await training.learn(records, [])
+            assert learned is not None  # a replay owns its learning
+            outcomes += learned.outcomes
             await training.flush()
     assert training.learner is not None, "no label was replayed"
     return training.learner.state, outcomes

@@ -48,10 +48,10 @@ def class_key(label: Label) -> str:
 
 def decode_features(message: Message, settings: Settings) -> FeatureEvent:
     event = parse(message, FeatureEvent, settings.max_payload_bytes)
-    if len(event.features) > settings.max_features:
+    if len(event.features) > settings.max_event_features:
         raise InvalidEvent(
             DeadLetterReason.TOO_MANY_FEATURES,
-            f"{len(event.features)} features exceed the limit of {settings.max_features}",
+            f"{len(event.features)} features exceed the limit of {settings.max_event_features}",
         )
     return event
 

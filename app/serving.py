@@ -17,6 +17,8 @@ class ServedModel:
     version: int
     created_at: float = field(default_factory=time.time)
     """When the served version was written."""
+    refused: int = -1
+    """The newest version that did not load (not tried again)."""
 
     def swap(self, model: OnlineModel, version: int, created_at: float) -> bool:
         """Serve ``version`` if it is newer than the current one."""

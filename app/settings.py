@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     """How often handled offsets are committed. A worker that dies, or a
     rebalance that waits too long, redelivers at most about this much."""
 
+    kafka_metadata_max_age_seconds: float = Field(5.0, gt=0, le=300)
+    """How often the consumer refreshes its view of the cluster's topics: a
+    topic created after the worker joined is assigned within about this long."""
+
     kafka_fetch_max_wait_seconds: float = Field(0.02, gt=0, le=10)
     """How long the broker may hold a fetch open when none of its partitions
     has new records. While it does, no other fetch goes to that broker, so
@@ -86,6 +90,10 @@ class Settings(BaseSettings):
     """Partitions of the features, labels and predictions topics when the
     worker creates them; more partitions let more processes share the load."""
 
+    topic_replication_factor: int = Field(1, ge=1)
+    """Replicas of each topic the worker creates (at most the number of
+    brokers). Existing topics are left as they are."""
+
     model: ModelName = "logistic-regression"
     """The River pipeline served and trained (see the README's model table)."""
 
@@ -104,6 +112,10 @@ class Settings(BaseSettings):
     """A label whose features are not stored yet (still in the scorer's
     backlog, say) waits this long for them before it counts as unknown."""
 
+    label_wait_max: int = Field(100_000, ge=1)
+    """Labels waiting for their features at most; past it the one that has
+    waited longest is given up (outcome ``overflow``)."""
+
     snapshot_interval_seconds: float = Field(0.5, gt=0, le=60)
     """The learner writes a new model version at most this often."""
 
@@ -117,9 +129,24 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(65_536, ge=256)
     """Larger messages are dead-lettered unread."""
 
-    max_features: int = Field(512, ge=1)
-    """Events with more features are dead-lettered: every new feature name
-    grows the model for good."""
+    max_event_features: int = Field(512, ge=1)
+    """Events with more features are dead-lettered (``too_many_features``)."""
+
+    max_features: int = Field(10_000, ge=1)
+    """Feature names and (name, category) pairs the model learns, in all:
+    each one grows the model, its snapshots and every process's memory for
+    good. Past it, new ones are left out of what is learned, and counted."""
+
+    processing_retries: int = Field(3, ge=0, le=20)
+    """A batch whose handling raises an unexpected error (a bug, not bad
+    input nor an unreachable Kafka or Redis, which are waited out) is tried
+    again this many times, with backoff; then each of its records is
+    dead-lettered (``processing_error``) and the partition goes on."""
+
+    stop_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    """At a stop (SIGTERM, SIGINT) or a revocation: how long the worker waits
+    for batches in flight and the learner's last snapshot before it commits
+    what is safe and goes on. What is not done by then is read again."""
 
     quality_window: int = Field(1000, ge=10)
     """Labels in the rolling window of the live quality metrics."""

@@ -10,6 +10,8 @@ Keys (``P`` is ``EDDY_REDIS_PREFIX``, ``M`` the model's name):
 ``P:model:M:head``            newest version and its metadata (hash)
 ``P:model:M:snap:<version>``  pickled learner state of that version
 ``P:model:M:versions``        log of every version's metadata (sorted set)
+``P:learner``                 who owns the learning now (expires unless
+                              its owner renews it)
 ============================  ===========================================
 
 Each method is one round trip. Redis errors become ``StoreUnavailable``.
@@ -17,6 +19,7 @@ Each method is one round trip. Redis errors become ``StoreUnavailable``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -132,6 +135,12 @@ return 0
 """
 
 
+_RETIRE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class DriftWindows:
     """What a drift check reads: per subject, the closed window's histogram,
@@ -162,6 +171,7 @@ class Store:
         self._snapshot = client.register_script(_SNAPSHOT)
         self._count = client.register_script(_COUNT)
         self._put = client.register_script(_PUT)
+        self._retire = client.register_script(_RETIRE)
 
     @classmethod
     def connect(cls, url: str, prefix: str, timeout: float, snapshot_history: int) -> Store:
@@ -247,6 +257,23 @@ class Store:
         result = await self._call("join", lambda: self._join(keys=keys, args=args))
         return [r if r else None for r in result]
 
+    # -- the learner's heartbeat ---------------------------------------------
+
+    async def beat(self, owner: str, ttl: float) -> None:
+        """``owner`` learns, for the next ``ttl`` seconds unless it beats again."""
+        key = self._key("learner")
+        await self._call("beat", lambda: self._redis.set(key, owner, px=round(ttl * 1000)))
+
+    async def learner(self) -> str | None:
+        """Who owns the learning, if a live process does."""
+        raw = await self._call("learner", lambda: self._redis.get(self._key("learner")))
+        return None if raw is None else cast(bytes, raw).decode()
+
+    async def retire(self, owner: str) -> None:
+        """``owner`` stops learning (and forgets a heartbeat that is no longer its own)."""
+        key = self._key("learner")
+        await self._call("retire", lambda: self._retire(keys=[key], args=[owner]))
+
     # -- model snapshots --------------------------------------------------
 
     async def head_version(self, model: str) -> int | None:
@@ -254,6 +281,13 @@ class Store:
             "head", lambda: self._redis.hget(self._key("model", model, "head"), "version")
         )
         return None if raw is None else int(raw)
+
+    async def head_meta(self, model: str) -> dict[str, Any] | None:
+        """The newest version's metadata (what it learned, its quality), without its blob."""
+        raw = await self._call(
+            "head", lambda: self._redis.hget(self._key("model", model, "head"), "meta")
+        )
+        return None if raw is None else cast(dict[str, Any], json.loads(raw))
 
     async def save_snapshot(
         self, model: str, base: int | None, version: int, blob: bytes, meta: dict[str, Any]
@@ -269,7 +303,8 @@ class Store:
         args = ["" if base is None else base, version, blob, json.dumps(meta), VERSION_LOG_LENGTH]
         written, head = await self._call("snapshot", lambda: self._snapshot(keys=keys, args=args))
         if not written:
-            raise SnapshotConflict(f"{model}: head is version {head!r}, not {base}")
+            current = int(head) if head else None
+            raise SnapshotConflict(f"{model}: head is version {current}, not {base}", current)
 
     async def load_snapshot(self, model: str, version: int | None = None) -> Snapshot | None:
         """The given version, or the newest; ``None`` if there is none."""
@@ -295,6 +330,18 @@ class Store:
         return bool(
             await self._call("claim_drift_check", lambda: self._redis.set(key, 1, nx=True, ex=ttl))
         )
+
+    async def drift_checked(self, window: int) -> bool:
+        """Whether some process has checked ``window``."""
+        key = self._key("drift", "checked", window)
+        return bool(await self._call("drift_checked", lambda: self._redis.exists(key)))
+
+    async def unclaim_drift_check(self, window: int) -> None:
+        """Give ``window`` back to the next check (its results were not written)."""
+        key = self._key("drift", "checked", window)
+        # If this fails too, the window stays claimed, and is not judged.
+        with contextlib.suppress(StoreUnavailable):
+            await self._call("unclaim_drift_check", lambda: self._redis.delete(key))
 
     async def drift_windows(self, window: int) -> DriftWindows:
         subjects_key = self._key("drift", "subjects")

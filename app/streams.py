@@ -9,14 +9,19 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
-from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception_type, wait_exponential
+from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception, wait_exponential
 
-from app.consumer import BatchApp, Fetches
-from app.errors import StoreUnavailable
+from app.errors import EddyError, StoreUnavailable
+from app.runtime.internals import BatchApp, Fetches, Partitions
+from app.runtime.readiness import HEARTBEAT_TTL_SECONDS
+from app.runtime.topics import provision
 from app.serving import ServedModel
 from app.settings import Settings
 from app.store import Store
@@ -35,6 +40,7 @@ def create_app(settings: Settings) -> Any:
         key_serializer="raw",
         value_serializer="raw",
         topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication_factor,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
         # A fetch is a batch: one Redis round trip, one produce per batch.
@@ -43,7 +49,12 @@ def create_app(settings: Settings) -> Any:
         broker_session_timeout=settings.kafka_session_timeout_seconds,
         broker_heartbeat_interval=settings.kafka_session_timeout_seconds / 3,
         broker_commit_interval=settings.kafka_commit_interval_seconds,
+        # Faust's default is 300 s: a topic the consumer did not see when it
+        # joined would wait that long to be assigned.
+        consumer_metadata_max_age_ms=round(settings.kafka_metadata_max_age_seconds * 1000),
         fetch_max_wait=settings.kafka_fetch_max_wait_seconds,
+        stop_timeout=settings.stop_timeout_seconds,
+        provision=partial(provision, settings),
         web_enabled=True,
         web_bind=settings.web_host,
         web_host=settings.web_host,
@@ -79,17 +90,16 @@ class Topics:
 
 
 def declare_topics(app: Any, settings: Settings) -> Topics:
-    """The worker's topics. It creates any that are missing (``internal``),
-    with ``topic_partitions`` partitions; existing topics are left as they are."""
-    n = settings.topic_partitions
+    """The worker's topics, as Faust sees them. ``app.runtime.topics``
+    creates them (Faust does not: ``internal`` is off) before the consumer
+    joins its group."""
     return Topics(
-        features=app.topic(settings.topic_features, partitions=n, internal=True),
-        labels=app.topic(settings.topic_labels, partitions=n, internal=True),
-        # One partition: whichever process owns it is the model's only learner.
-        training=app.topic(settings.topic_training, partitions=1, internal=True),
-        predictions=app.topic(settings.topic_predictions, partitions=n, internal=True),
-        dead_letter=app.topic(settings.topic_dead_letter, partitions=1, internal=True),
-        drift=app.topic(settings.topic_drift, partitions=1, internal=True),
+        features=app.topic(settings.topic_features),
+        labels=app.topic(settings.topic_labels),
+        training=app.topic(settings.topic_training),
+        predictions=app.topic(settings.topic_predictions),
+        dead_letter=app.topic(settings.topic_dead_letter),
+        drift=app.topic(settings.topic_drift),
     )
 
 
@@ -117,12 +127,21 @@ def fetch_batches(app: Any, topics: Topics, settings: Settings) -> Fetched:
 
 @dataclass
 class Runtime:
-    """The worker's parts in this process; the model is loaded on first use."""
+    """The worker's parts in this process; the model is loaded on first use.
+
+    The learning follows the training partition: ``assigned`` and
+    ``revoking`` are called by the consumer as it gets and gives it up.
+    """
 
     settings: Settings
     store: Store
+    owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    """How this process names itself in the learner's heartbeat."""
+    learning: bool = False
+    """Whether this process holds the training partition."""
     _served: ServedModel | None = None
     _training: Training | None = None
+    _acquiring: asyncio.Future[None] | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
@@ -135,26 +154,72 @@ class Runtime:
         )
         return cls(settings, store)
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the served model is loaded."""
+        return self._served is not None
+
     async def served(self) -> ServedModel:
         if self._served is None:
             async with self._lock:
                 if self._served is None:
-                    served = await persist(bootstrap, self.store, initial_state(self.settings))
+                    initial = initial_state(self.settings)
+                    history = self.settings.snapshot_history
+                    served = await persist(bootstrap, self.store, initial, history)
                     log.info("serving %s version %d", served.model.name, served.version)
                     self._served = served
         return self._served
 
     async def training(self) -> Training:
+        served = await self.served()
         if self._training is None:
-            self._training = Training(self.store, self.settings, await self.served())
+            async with self._lock:
+                if self._training is None:
+                    self._training = Training(self.store, self.settings, served, self.owns)
         return self._training
+
+    def owns(self) -> bool:
+        return self.learning
+
+    def assigned(self, partitions: Partitions) -> None:
+        """The consumer's assignment: take the learning over if it holds the
+        training partition (loading the newest version right away)."""
+        if not any(tp.topic == self.settings.topic_training for tp in partitions):
+            return
+        self.learning = True
+        self._acquiring = asyncio.ensure_future(self._acquire())
+
+    async def _acquire(self) -> None:
+        training = await self.training()
+        await persist(training.acquire)
+        await persist(self.store.beat, self.owner, HEARTBEAT_TTL_SECONDS)
+        log.info("this process learns (%s)", self.owner)
+
+    async def revoking(self, partitions: Partitions) -> None:
+        """Partitions about to go: if the training partition is one of them,
+        write the last snapshot and stop learning."""
+        if not self.learning or not any(
+            tp.topic == self.settings.topic_training for tp in partitions
+        ):
+            return
+        self.learning = False
+        if self._acquiring is not None:
+            self._acquiring.cancel()
+        if self._training is not None:
+            await self._training.release()
+        try:
+            await self.store.retire(self.owner)
+        except StoreUnavailable as exc:
+            log.warning("heartbeat not retired: %s", exc)  # it expires by itself
+        log.info("this process no longer learns")
 
 
 async def persist(op: Callable[..., Awaitable[T]], *args: Any) -> T:
-    """Run ``op`` until Redis answers. While Redis is away the stream waits:
-    nothing is acknowledged, so nothing is lost."""
+    """Run ``op`` until Redis answers (and a snapshot conflict is resolved).
+    While Redis is away the stream waits: nothing is acknowledged, so nothing
+    is lost."""
     async for attempt in AsyncRetrying(
-        retry=retry_if_exception_type(StoreUnavailable),
+        retry=retry_if_exception(lambda e: isinstance(e, EddyError) and e.retriable),
         wait=wait_exponential(multiplier=0.1, max=5),
         before_sleep=before_sleep_log(log, logging.WARNING),
         reraise=True,
@@ -169,3 +234,5 @@ app = create_app(settings)
 topics = declare_topics(app, settings)
 fetches = fetch_batches(app, topics, settings)
 runtime = Runtime.build(settings)
+app.when_assigned(runtime.assigned)
+app.when_revoking(runtime.revoking)

@@ -1,12 +1,24 @@
-"""Model versions across processes: the one learner's loop, and every
-process's refresh to the newest version.
+"""Model versions across processes: the one learner's loop, its hand-over,
+and every process's refresh to the newest version.
 
 The learner learns a batch, then writes a snapshot (model, quality, last
-training offset) at most every ``snapshot_interval_seconds``. The Kafka
-records behind a snapshot are acknowledged only once it is written, so the
-committed offset never passes what a snapshot holds: a learner that restarts,
-or the process that takes its partition over, loads the newest snapshot and
-skips what it already holds. Nothing is lost, nothing learned twice.
+training offset, labels waiting for their features) at most every
+``snapshot_interval_seconds``. The Kafka records behind a snapshot are
+acknowledged only once it is written, so the committed offset never passes
+what a snapshot holds.
+
+Ownership follows the training partition. On assignment the new owner loads
+the newest snapshot at once (so labels waiting in it are retried without
+waiting for a new one); at revocation the owner writes a last snapshot and
+stops. Versions form one line: a snapshot is written only on top of the
+version it started from (compare-and-set). When the head is not ours:
+
+- a newer version (another process learned meanwhile): load it, and learn
+  again on top of it what we learned since our last snapshot, which Kafka
+  will not redeliver to us; the records it already holds are skipped by
+  offset. Nothing is lost, nothing learned twice.
+- no version, or an older one (Redis lost its data): our model is the
+  newest there is; write it back as the next version.
 """
 
 from __future__ import annotations
@@ -17,7 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from app import catalog, metrics
-from app.errors import SnapshotConflict, StoreUnavailable
+from app.errors import BadSnapshot, SnapshotConflict, StoreUnavailable
 from app.learner import Learned, Learner, LearnerState, Record
 from app.model import OnlineModel
 from app.serving import ServedModel
@@ -35,84 +47,161 @@ River 30 to 50 ms, which scoring in the same process would wait out."""
 
 def initial_state(settings: Settings) -> LearnerState:
     """The untrained model of version 0, with the learner's monitors."""
-    model = OnlineModel(settings.model, catalog.build(settings.model))
+    model = OnlineModel(settings.model, catalog.build(settings.model), settings.max_features)
     return LearnerState.fresh(model, settings.drift_detector, settings.quality_window)
 
 
-async def bootstrap(store: Store, initial: LearnerState) -> ServedModel:
-    """The newest version from Redis, or ``initial`` as version 0 if there is none."""
-    name = initial.model.name
-    snapshot = await store.load_snapshot(name)
-    if snapshot is None:
-        state = initial
+async def newest_state(
+    store: Store, name: str, head: int | None, history: int
+) -> tuple[LearnerState, int, float] | None:
+    """The newest snapshot that loads, from ``head`` down the kept history:
+    its state, version and time. Unreadable ones are refused and counted."""
+    if head is None:
+        return None
+    for version in range(head, max(head - history, -1), -1):
+        snapshot = await store.load_snapshot(name, version)
+        if snapshot is None:
+            continue
         try:
-            await store.save_snapshot(name, None, 0, state.dumps(), state.meta())
-        except SnapshotConflict:
-            snapshot = await store.load_snapshot(name)
-        else:
-            return ServedModel(state.model, 0)
-    assert snapshot is not None
-    return ServedModel(
-        LearnerState.loads(snapshot.blob).model,
-        snapshot.version,
-        snapshot.meta.get("created_at", 0.0),
-    )
+            state = LearnerState.loads(snapshot.blob)
+        except BadSnapshot as exc:
+            refused(name, version, exc)
+            continue
+        return state, snapshot.version, float(snapshot.meta.get("created_at", 0.0))
+    return None
+
+
+def refused(name: str, version: int, error: BadSnapshot) -> None:
+    metrics.snapshots_refused.labels(name).inc()
+    log.error("%s version %d refused: %s", name, version, error)
+
+
+async def bootstrap(store: Store, initial: LearnerState, history: int = 10) -> ServedModel:
+    """The newest readable version from Redis, or ``initial`` as version 0 if
+    there is none. Serving never writes: only the learner makes versions."""
+    name = initial.model.name
+    found = await newest_state(store, name, await store.head_version(name), history)
+    if found is None:
+        return ServedModel(initial.model, 0)
+    state, version, created_at = found
+    return ServedModel(state.model, version, created_at)
 
 
 async def refresh(store: Store, served: ServedModel) -> bool:
-    """Serve the newest version if this process is behind; one round trip if not."""
-    head = await store.head_version(served.model.name)
-    if head is None or head <= served.version:
+    """Serve the newest version if this process is behind; one round trip if
+    not. A snapshot that does not load is refused once, and the version in
+    hand kept."""
+    name = served.model.name
+    head = await store.head_version(name)
+    if head is None or head <= served.version or head == served.refused:
         return False
-    snapshot = await store.load_snapshot(served.model.name, head)
+    snapshot = await store.load_snapshot(name, head)
     if snapshot is None:  # trimmed between the two calls: the next refresh gets it
         return False
-    model = LearnerState.loads(snapshot.blob).model
+    try:
+        model = LearnerState.loads(snapshot.blob).model
+    except BadSnapshot as exc:
+        served.refused = head
+        refused(name, head, exc)
+        return False
     return served.swap(model, snapshot.version, snapshot.meta.get("created_at", 0.0))
 
 
 class Training:
-    """The learner's I/O: join labels in Redis, learn, snapshot, resume."""
+    """The learner's I/O: own the learning, join labels in Redis, learn,
+    snapshot, resume, hand over."""
 
-    def __init__(self, store: Store, settings: Settings, served: ServedModel) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        served: ServedModel,
+        owns: Callable[[], bool] = lambda: True,
+    ) -> None:
         self._store = store
         self._settings = settings
         self._served = served
         self._name = served.model.name
+        self._owns = owns
+        """Whether this process holds the training partition (its consumer says)."""
         self._learner: Learner | None = None
         self._acks: list[Ack] = []
+        self._unsaved: list[Record] = []
+        """Records learned since the last snapshot: learned again on top of
+        a newer version if another process wrote one meanwhile."""
         self._lock = asyncio.Lock()
         self._last_snapshot = time.monotonic()
 
     @property
     def learner(self) -> Learner | None:
-        return self._learner
+        """The learner, while this process owns the learning."""
+        return self._learner if self._owns() else None
 
-    async def learn(self, records: Sequence[Record], acks: Sequence[Ack]) -> Learned:
-        """Learn a batch in order; its acks run once a snapshot holds it."""
+    async def acquire(self) -> None:
+        """This process now owns the learning: load the newest version now,
+        so labels waiting in it are retried at the next flush."""
         async with self._lock:
+            if self._owns():
+                await self._current()
+
+    async def release(self) -> None:
+        """This process no longer owns the learning (the caller stopped
+        owning first): write what it learned and acknowledge it. What cannot
+        be written is forgotten here; Kafka gives its records to the next owner."""
+        async with self._lock:
+            learner = self._learner
+            try:
+                if learner is not None and (learner.dirty or self._acks):
+                    await self._snapshot(learner, learner.version)
+            except (StoreUnavailable, SnapshotConflict) as exc:
+                # Kept, it would skip those records if the partition came back.
+                self._learner = None
+                log.warning("last snapshot before hand-over not written: %s", exc)
+            finally:
+                self._acks.clear()
+                self._unsaved.clear()
+
+    async def learn(self, records: Sequence[Record], acks: Sequence[Ack]) -> Learned | None:
+        """Learn a batch in order; its acks run once a snapshot holds it.
+        None if this process does not own the learning (any more): the batch
+        is left for the owner."""
+        async with self._lock:
+            if not self._owns():
+                return None
             learner = await self._current()
-            learned = await self._learn(learner, records, retry=0)
+            new = learner.unseen(records)
+            learned = await self._learn(learner, new, retry=0)
+            self._unsaved.extend(new)
             self._acks.extend(acks)
             if time.monotonic() - self._last_snapshot >= self._settings.snapshot_interval_seconds:
                 try:
-                    await self._snapshot(learner)
+                    await self._snapshot(learner, learner.version)
                 except StoreUnavailable as exc:
                     log.warning("snapshot postponed: %s", exc)  # the timer tries again
                 except SnapshotConflict:
-                    pass  # logged; the next batch resumes from the newest snapshot
+                    pass  # logged; the next batch resolves it
             return learned
+
+    async def skip(self, records: Sequence[Record], acks: Sequence[Ack]) -> None:
+        """Give up on records that could not be learned (dead-lettered by the
+        caller): acknowledged with the next snapshot, never tried again."""
+        async with self._lock:
+            learner = self._learner
+            if not self._owns() or learner is None:
+                return
+            learner.skip(records)
+            self._acks.extend(acks)
 
     async def flush(self) -> Learned:
         """Retry waiting labels, and snapshot what was learned since the last
         snapshot (the timer's call)."""
         async with self._lock:
-            learner = self._learner
-            if learner is None:
+            if not self._owns():
                 return Learned()
+            learner = await self._current()
             learned = await self._retry(learner)
             if learner.dirty or self._acks:
-                await self._snapshot(learner)
+                await self._snapshot(learner, learner.version)
             return learned
 
     async def _retry(self, learner: Learner) -> Learned:
@@ -147,55 +236,90 @@ class Training:
                     joined[start:end],
                     max_delay=self._settings.label_max_delay,
                     wait=self._settings.label_wait_seconds,
+                    wait_max=self._settings.label_wait_max,
                     now=now,
                 )
             )
         return learned
 
     async def _current(self) -> Learner:
-        # One learner owns the training partition at a time, but ownership
-        # moves: whenever Redis holds a newer version than ours, resume from it.
+        """The learner, agreeing with the head version in Redis."""
         head = await self._store.head_version(self._name)
         learner = self._learner
-        if learner is not None and learner.version == head:
+        if learner is not None and head == learner.version:
             return learner
-        snapshot = await self._store.load_snapshot(self._name, head)
-        if snapshot is None:
-            raise SnapshotConflict(f"{self._name}: snapshot {head} is missing")
-        learner = Learner(LearnerState.loads(snapshot.blob), snapshot.version)
-        log.info(
-            "learner resumes from %s version %d (offset %d, %d learned)",
-            self._name,
-            learner.version,
-            learner.state.offset,
-            learner.state.learned,
-        )
-        self._learner = learner
-        self._acks.clear()
+        if learner is not None and (head is None or head < learner.version):
+            log.warning(
+                "%s: Redis holds %s, older than our version %d (restarted without its data?): "
+                "writing ours back",
+                self._name,
+                "no version" if head is None else f"version {head}",
+                learner.version,
+            )
+            await self._snapshot(learner, head)
+            return learner
+        learner = await self._load(head)
+        replay = learner.unseen(self._unsaved)
+        if replay:
+            log.info("learning %d records again on top of version %d", len(replay), head)
+            await self._learn(learner, replay, retry=0)
         return learner
 
-    async def _snapshot(self, learner: Learner) -> None:
+    async def _load(self, head: int | None) -> Learner:
+        """A learner from the newest readable version, or a new model."""
+        history = self._settings.snapshot_history
+        found = await newest_state(self._store, self._name, head, history)
+        if found is None:
+            state, version = initial_state(self._settings), head or 0
+            if head is None:
+                await self._store.save_snapshot(self._name, None, 0, state.dumps(), state.meta())
+            else:
+                log.error("%s: no snapshot up to version %d loads: a new model", self._name, head)
+        else:
+            state, version, _ = found
+            if version != head:
+                log.error(
+                    "%s: learning goes on from version %d; version %s did not load",
+                    self._name,
+                    version,
+                    head,
+                )
+        # Learning goes on on top of the head, whichever version the state came from.
+        learner = Learner(state, head if head is not None else version)
+        state.model.max_features = self._settings.max_features
+        log.info(
+            "learner resumes from %s version %d (offset %d, %d learned, %d waiting)",
+            self._name,
+            learner.version,
+            state.offset,
+            state.learned,
+            len(state.waiting),
+        )
+        self._learner = learner
+        return learner
+
+    async def _snapshot(self, learner: Learner, base: int | None) -> None:
+        """Write the learner as the next version if Redis still holds
+        ``base`` (None: no version), then acknowledge what it holds."""
         version = learner.version + 1
         blob = learner.state.dumps()
         try:
-            await self._store.save_snapshot(
-                self._name, learner.version, version, blob, learner.state.meta()
-            )
-        except SnapshotConflict:
-            # Another process learns now: forget our copy and what it held;
-            # Kafka redelivers the unacknowledged records to the new owner.
+            await self._store.save_snapshot(self._name, base, version, blob, learner.state.meta())
+        except SnapshotConflict as exc:
+            # Resolved by the next ``_current``: ours again on top of a newer
+            # head, or ours written back over a lost one.
             metrics.snapshot_conflicts.labels(self._name).inc()
             log.warning(
-                "%s: another process wrote a newer version; resyncing. If this repeats, two "
-                "processes learn at once: is an EDDY_ROLE=all process running next to a "
-                "learner?",
+                "%s: version %d not written, Redis holds %s. If this repeats, two processes "
+                "learn at once: is an EDDY_ROLE=all process running next to a learner?",
                 self._name,
+                version,
+                exc.head,
             )
-            self._learner = None
-            self._acks.clear()
             raise
         learner.version, learner.dirty = version, False
         self._last_snapshot = time.monotonic()
+        self._unsaved.clear()
         # The served copy is the model alone: the state may hold thousands
         # of waiting labels that serving does not need to unpickle.
         self._served.swap(learner.state.model.copy(), version, time.time())

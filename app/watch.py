@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.drift import check_window
+from app.errors import StoreUnavailable
 from app.scoring import PREDICTION
 from app.serving import ServedModel
 from app.settings import Settings
@@ -62,10 +63,12 @@ async def check_drift(
 ) -> tuple[list[DriftEvent], dict[str, dict[str, Any]]] | None:
     """Compare the last closed window with the references, once per window
     across all processes: the drift events, and the statistic per subject;
-    ``None`` if another process checked this window."""
+    ``None`` if another process checked this window. The window is claimed
+    only once it is read, and given back if its results cannot be written,
+    so a Redis error leaves it to the next check instead of losing it."""
     closed = window_id(settings, now) - 1
     width = settings.drift_window_seconds
-    if not await store.claim_drift_check(closed, math.ceil(10 * width) + 60):
+    if await store.drift_checked(closed):
         return None
     windows = await store.drift_windows(closed)
     events: list[DriftEvent] = []
@@ -120,10 +123,16 @@ async def check_drift(
                     **bounds,
                 )
             )
-    await store.save_drift(
-        references,
-        stats,
-        [e.model_dump_json() for e in events],
-        math.ceil(REFERENCE_TTL_WINDOWS * width),
-    )
+    if not await store.claim_drift_check(closed, math.ceil(10 * width) + 60):
+        return None
+    try:
+        await store.save_drift(
+            references,
+            stats,
+            [e.model_dump_json() for e in events],
+            math.ceil(REFERENCE_TTL_WINDOWS * width),
+        )
+    except StoreUnavailable:
+        await store.unclaim_drift_check(closed)
+        raise
     return events, stats

@@ -141,7 +141,7 @@ async def run_workers(
     )
     workers = start_workers(settings, roles, logs)
     try:
-        await wait_assigned(workers, owned, within=120)
+        await wait_assigned(workers, owned, within=120, ready=learns)
         idle_kib = memory_kib(workers[0], "VmRSS")
         records = await read_all(settings.kafka_bootstrap, settings.topic_predictions, n, 900)
         stamps = sorted(r.timestamp for r in records)

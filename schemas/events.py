@@ -77,6 +77,7 @@ class DeadLetterReason(StrEnum):
     TOO_MANY_FEATURES = "too_many_features"
     LABEL_TYPE_MISMATCH = "label_type_mismatch"
     MODEL_ERROR = "model_error"
+    PROCESSING_ERROR = "processing_error"
 
 
 class DeadLetterEvent(_Contract):

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
@@ -58,34 +59,65 @@ class Worker:
         return self
 
     def status(self) -> dict[str, Any] | None:
-        url = f"http://127.0.0.1:{self.settings.web_port}/status"
+        return self.get("/status")
+
+    def ready(self) -> dict[str, Any] | None:
+        """``/ready``'s answer, 200 or 503 alike (None if nothing answers)."""
+        try:
+            return self.get("/ready")
+        except urllib.error.HTTPError as exc:
+            data: dict[str, Any] = json.load(exc)
+            return data
+
+    def get(self, path: str) -> dict[str, Any] | None:
+        url = f"http://127.0.0.1:{self.settings.web_port}{path}"
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 data: dict[str, Any] = json.load(response)
                 return data
+        except urllib.error.HTTPError:
+            if path == "/ready":
+                raise
+            return None
         except OSError:
             return None
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def stop(self) -> None:
-        """Graceful stop (SIGTERM), as an operator would."""
-        self._end(signal.SIGTERM)
+    def stop(self) -> float:
+        """Graceful stop (SIGTERM), as an operator would: seconds to exit."""
+        return self.end(signal.SIGTERM)
 
-    def kill(self) -> None:
+    def kill(self) -> float:
         """Sudden death (SIGKILL): no commit, no snapshot, no goodbye."""
-        self._end(signal.SIGKILL)
+        return self.end(signal.SIGKILL)
 
-    def _end(self, sig: signal.Signals) -> None:
+    def end(self, sig: signal.Signals, within: float = 30) -> float:
+        """Send ``sig`` and wait for the process to exit; SIGKILL after
+        ``within`` seconds. The seconds it took (inf if it had to be killed)."""
         if self.proc is None or self.proc.poll() is not None:
-            return
+            return 0.0
+        sent = time.monotonic()
         self.proc.send_signal(sig)
         try:
-            self.proc.wait(timeout=30)
+            self.proc.wait(timeout=within)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+            return float("inf")
+        return time.monotonic() - sent
+
+    async def wait_ready(self, within: float = 60) -> dict[str, Any]:
+        """Until ``/ready`` answers 200."""
+
+        async def probe() -> dict[str, Any] | None:
+            if not self.alive():
+                raise AssertionError(f"worker died:\n{self.tail()}")
+            answer = self.ready()
+            return answer if answer and answer.get("ready") else None
+
+        return await eventually("the worker to be ready", probe, within)
 
     def tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -106,8 +138,11 @@ async def eventually(
         await asyncio.sleep(every)
 
 
-async def wait_assigned(workers: list[Worker], topics: dict[str, int], within: float = 60) -> None:
-    """Until the workers together own every partition of ``topics``."""
+async def wait_assigned(
+    workers: list[Worker], topics: dict[str, int], within: float = 60, ready: bool = True
+) -> None:
+    """Until the workers together own every partition of ``topics`` (and,
+    with ``ready``, each says on ``/ready`` that it is ready)."""
 
     async def covered() -> bool:
         owned: dict[str, set[int]] = {t: set() for t in topics}
@@ -120,6 +155,9 @@ async def wait_assigned(workers: list[Worker], topics: dict[str, int], within: f
         return all(owned[t] >= set(range(n)) for t, n in topics.items())
 
     await eventually(f"assignment of {topics}", covered, within)
+    if ready:
+        for worker in workers:
+            await worker.wait_ready(within)
 
 
 async def produce(

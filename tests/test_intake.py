@@ -46,7 +46,7 @@ def message(value: bytes | None, offset: int = 0, key: bytes | None = b"k") -> M
 def test_each_bad_input_has_its_reason(
     raw: bytes | None, reason: DeadLetterReason, make_settings: Callable[..., Settings]
 ) -> None:
-    settings = make_settings(max_payload_bytes=256, max_features=3)
+    settings = make_settings(max_payload_bytes=256, max_event_features=3)
     with pytest.raises(InvalidEvent) as caught:
         decode_features(message(raw), settings)
     assert caught.value.reason is reason

@@ -1,21 +1,122 @@
-"""The worker's Kafka consumer, as configured from the settings (no broker)."""
+"""What ``app.runtime.internals`` relies on in faust-streaming, mode and
+aiokafka, pinned to the versions it was written against. An upgrade that
+moves any of it fails here, loudly, before it changes delivery quietly:
+re-read the module against the new versions, then update these pins."""
 
 from __future__ import annotations
 
 import gc
+import hashlib
+import inspect
+import tomllib
+from importlib import metadata
+from pathlib import Path
+from typing import Any
 
+import faust
+import mode
+import pytest
+from aiokafka.cluster import ClusterMetadata
+from faust.transport import consumer as faust_consumer
+from faust.transport.drivers import aiokafka as faust_aiokafka
+
+from app.runtime import internals
 from app.settings import Settings
 from app.streams import create_app
 
+PINNED = {"faust-streaming": "0.15.3", "mode-streaming": "0.7.1", "aiokafka": "0.14.0"}
 
-async def test_the_fetch_wait_reaches_the_aiokafka_consumer() -> None:
-    # Faust would fix it at 1.5 s: long enough for a fetch of idle partitions
-    # to hold back the busy ones (see app.consumer.BatchConsumerThread).
-    app = create_app(Settings(kafka_fetch_max_wait_seconds=0.035))
+# Forked whole: ``BatchConsumer._drain_messages`` is Faust's loop with the
+# hand-off of batch topics changed. If Faust's own changes, so must the fork.
+UPSTREAM_SOURCES = {
+    faust_consumer.Consumer._drain_messages: (
+        "44a2500309e83c630493f6828af50166ec8d96a0b3e4fb2bab735f704ae93417"
+    ),
+    # ``settle`` waits with it, bounded; its loop must still end once every
+    # tracked message is acknowledged.
+    faust_consumer.Consumer.wait_empty: (
+        "e4662fe24f094819add590b2d75f233840e77823b432aea6504539768572102f"
+    ),
+}
+
+# Private (or undocumented) attributes read or written by the module.
+ATTRIBUTES: list[tuple[Any, str]] = [
+    (faust_aiokafka.AIOKafkaConsumerThread, "_create_worker_consumer"),
+    (faust_aiokafka.AIOKafkaConsumerThread, "_ensure_consumer"),
+    (faust_aiokafka.AIOKafkaConsumerThread, "call_thread"),
+    (faust_aiokafka.Consumer, "_new_consumer_thread"),
+    (faust_aiokafka.Consumer, "_drain_messages"),
+    (faust_aiokafka.Consumer, "_add_gap"),
+    (faust_aiokafka.Consumer, "consumer_stopped_errors"),
+    (faust_aiokafka.Consumer, "track_message"),
+    (faust_aiokafka.Consumer, "wait_first"),
+    (faust_aiokafka.Transport, "Consumer"),
+    (faust.App, "_new_transport"),
+    (faust.App, "_consumer"),
+    (faust.App, "consumer_generation_id"),
+    (faust.Channel, "queue"),
+    (ClusterMetadata, "partitions_for_topic"),
+    (ClusterMetadata, "available_partitions_for_topic"),
+]
+
+# Methods the module overrides, with the parameters it overrides them with.
+OVERRIDES = {
+    faust_aiokafka.Consumer.subscribe: ["self", "topics"],
+    faust_aiokafka.Consumer.on_partitions_revoked: ["self", "revoked"],
+    faust_aiokafka.Consumer.on_partitions_assigned: ["self", "assigned", "generation_id"],
+    faust_aiokafka.Consumer._drain_messages: ["self", "fetcher"],
+    faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer: ["self", "transport"],
+    faust.App.on_stop: ["self"],
+    faust.Channel.clone: ["self", "is_iterator", "kwargs"],
+    faust.Channel.put: ["self", "value"],
+}
+
+
+def test_the_installed_versions_are_the_ones_pinned_and_verified() -> None:
+    pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    pins = dict(d.split("==", 1) for d in pyproject["project"]["dependencies"] if "==" in d)
+    for package, version in PINNED.items():
+        assert metadata.version(package) == version, f"{package}: re-verify app.runtime.internals"
+        # mode-streaming comes with faust-streaming, unpinned in pyproject.toml.
+        assert pins.get(package, version).split()[0] == version
+
+
+@pytest.mark.parametrize("function", list(UPSTREAM_SOURCES), ids=lambda f: f.__qualname__)
+def test_forked_upstream_code_is_unchanged(function: Any) -> None:
+    digest = hashlib.sha256(inspect.getsource(function).encode()).hexdigest()
+    assert digest == UPSTREAM_SOURCES[function], f"{function.__qualname__} changed upstream"
+
+
+@pytest.mark.parametrize(("owner", "name"), ATTRIBUTES, ids=lambda v: getattr(v, "__name__", v))
+def test_every_private_attribute_relied_on_exists(owner: Any, name: str) -> None:
+    assert hasattr(owner, name) or name in getattr(owner, "__annotations__", {})
+
+
+@pytest.mark.parametrize("method", list(OVERRIDES), ids=lambda f: f.__qualname__)
+def test_every_overridden_method_keeps_its_parameters(method: Any) -> None:
+    assert list(inspect.signature(method).parameters) == OVERRIDES[method]
+
+
+def test_a_service_runs_its_own_stop_hook_before_stopping_its_children() -> None:
+    # ``BatchApp.on_stop`` settles in-flight work while the agents still run.
+    source = inspect.getsource(mode.Service.stop)
+    assert source.index("self.on_stop()") < source.index("self._stop_children()")
+
+
+async def test_the_aiokafka_consumer_gets_the_worker_settings() -> None:
+    # Faust would fix the fetch wait at 1.5 s (long enough for a fetch of
+    # idle partitions to hold back the busy ones) and refresh metadata every
+    # 300 s (a topic the consumer did not see waits that long to be assigned).
+    app = create_app(Settings(kafka_fetch_max_wait_seconds=0.035, kafka_metadata_max_age_seconds=3))
+    assert app.conf.stream_wait_empty is False  # ``settle`` waits, with a bound
+    assert isinstance(app.consumer, internals.BatchConsumer)
+    for name in ("_read_offset", "_commit_every", "_n_acked", "_unacked_messages", "_stopped"):
+        assert hasattr(app.consumer, name), name
     thread = app.consumer._thread
     consumer = thread._create_worker_consumer(app.transport)
     try:
         assert consumer._fetch_max_wait_ms == 35
+        assert consumer._client._metadata_max_age_ms == 3000
     finally:
         await consumer.stop()
         thread.thread_loop.close()  # made with the (never started) thread

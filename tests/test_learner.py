@@ -3,11 +3,12 @@ given directly."""
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import fields
 
 from app import catalog, pending
 from app.learner import Learner, LearnerState, Outcome
-from app.model import OnlineModel, Prediction
+from app.model import Features, OnlineModel, Prediction
 from app.store import DUPLICATE
 from schemas import TrainingEvent
 
@@ -93,3 +94,49 @@ def test_snapshots_written_before_waiting_labels_were_tuples_still_load() -> Non
     old.__setstate__((None, {f.name: getattr(lrn.state, f.name) for f in fields(lrn.state)}))
     copy = LearnerState.loads(old.dumps())
     assert copy.waiting == lrn.state.waiting and copy.meta() == lrn.state.meta()
+
+
+def test_past_the_waiting_cap_the_labels_that_waited_longest_give_up() -> None:
+    lrn = learner()
+    for i, now in enumerate([10, 11, 12]):
+        lrn.learn(lrn.due([(i, label(f"e{i}"))], retry=0), [None], max_delay=60, wait=60, now=now)
+    # Two more come while three wait, with room for three: e0 and e1 give up.
+    due = lrn.due([(3, label("e3")), (4, label("e4"))], retry=0)
+    out = lrn.learn(due, [None, None], max_delay=60, wait=60, now=13, wait_max=3)
+    assert out.outcomes == {Outcome.OVERFLOW: 2}
+    assert [w.offset for w in lrn.state.waiting] == [2, 3, 4]
+    assert lrn.state.outcomes[Outcome.OVERFLOW] == 2
+
+
+def test_a_label_whose_learning_raises_fails_alone() -> None:
+    lrn = learner()
+    records = [(0, label("a")), (1, label("b")), (2, label("c"))]
+    # b's stored record is corrupt (not what the scorer writes).
+    out = lrn.learn(records, [stored(), b'{"x": 1}', stored()], max_delay=60, wait=0, now=0)
+    assert out.outcomes == {Outcome.JOINED: 2, Outcome.FAILED: 1}
+    [(offset, event, error)] = out.failed
+    assert offset == 1 and event.event_id == "b" and error.startswith("KeyError")
+    assert lrn.state.learned == 2 and lrn.state.offset == 2
+
+
+def test_records_given_up_are_counted_failed_and_never_tried_again() -> None:
+    lrn = learner()
+    lrn.skip([(0, label("a")), (1, label("b"))])
+    assert lrn.state.outcomes[Outcome.FAILED] == 2 and lrn.state.offset == 1 and lrn.dirty
+    assert lrn.unseen([(1, label("b")), (2, label("c"))]) == [(2, label("c"))]
+
+
+def test_the_models_vocabulary_is_capped_and_what_it_leaves_out_is_counted() -> None:
+    model = OnlineModel("logistic-regression", catalog.build("logistic-regression"), 50)
+    lrn = Learner(LearnerState.fresh(model), version=0)
+    served = Prediction(True, ((False, 0.4), (True, 0.6)))
+    # 2,000 events, each with ten names never seen before: a producer's bug.
+    records, joined = [], []
+    for i in range(2000):
+        features: Features = {f"n{i}-{k}": 1.0 for k in range(10)}
+        records.append((i, label(f"e{i}")))
+        joined.append(pending.encode(features, served, 0, 90.0))
+    out = lrn.learn(records, joined, max_delay=60, wait=0, now=0)
+    assert out.outcomes == {Outcome.JOINED: 2000}
+    assert len(model.vocabulary) == 50 and out.dropped_features == 20_000 - 50
+    assert len(pickle.dumps(model)) < 20_000

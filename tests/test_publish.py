@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import DefaultPartitioner
 
-from agents.kafka import send_batches
+from app.runtime.publish import send_batches
 from app.settings import Settings
 from tests.harness import Reader
 

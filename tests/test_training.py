@@ -1,19 +1,23 @@
-"""Model versions across learners and processes, against the real Redis."""
+"""Model versions across learners and processes, against the real Redis:
+resume, hand-over, a stale learner, Redis emptied, a snapshot that does not
+load."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import pickle
+from collections.abc import AsyncIterator, Callable
 
 import pytest
+import redis
 
 from app import catalog, metrics, pending
-from app.errors import SnapshotConflict
-from app.learner import LearnerState, Outcome
+from app.learner import Learned, LearnerState, Outcome
 from app.model import OnlineModel, Prediction
 from app.settings import Settings
 from app.store import Store
 from app.training import Training, bootstrap, refresh
 from schemas import TrainingEvent
+from tests.conftest import REDIS_URL
 
 pytestmark = pytest.mark.integration
 
@@ -32,6 +36,24 @@ def label(i: str) -> TrainingEvent:
     return TrainingEvent(event_id=i, label=True, label_at=1e9)
 
 
+async def learn(training: Training, records: list[tuple[int, TrainingEvent]]) -> Learned:
+    learned = await training.learn(records, [])
+    assert learned is not None
+    return learned
+
+
+def sample(name: str, labels: dict[str, str] | None = None) -> float:
+    return metrics.REGISTRY.get_sample_value(name, labels or {}) or 0.0
+
+
+@pytest.fixture
+async def twin(store: Store) -> AsyncIterator[Store]:
+    """A second connection to the same keys: another process's store."""
+    other = Store.connect(REDIS_URL, store._prefix, 2.0, store._history)
+    yield other
+    await other.close()
+
+
 async def test_a_new_learner_resumes_without_relearning(
     store: Store, make_settings: Callable[..., Settings]
 ) -> None:
@@ -46,44 +68,178 @@ async def test_a_new_learner_resumes_without_relearning(
     assert acked == [0] and served.version == 1
 
     # The process dies after learning offset 2 but before its snapshot.
-    await first.learn([(2, label("c"))], [])
+    await learn(first, [(2, label("c"))])
 
     successor = Training(store, settings, await bootstrap(store, untrained()))
     redelivered = [(1, label("b")), (2, label("c"))]
-    learned = await successor.learn(redelivered, [])
-    assert learned.outcomes == {
-        Outcome.JOINED: 1
-    }  # b is in the snapshot; c is reclaimed by its offset
+    learned = await learn(successor, redelivered)
+    # b is in the snapshot; c is reclaimed by its offset.
+    assert learned.outcomes == {Outcome.JOINED: 1}
     await successor.flush()
     assert successor.learner is not None and successor.learner.state.learned == 3
 
 
-def conflicts() -> float:
-    labels = {"model": "logistic-regression"}
-    return metrics.REGISTRY.get_sample_value("eddy_snapshot_conflicts_total", labels) or 0.0
+async def test_serving_never_writes_a_version(store: Store) -> None:
+    served = await bootstrap(store, untrained())
+    assert served.version == 0 and await store.head_version("logistic-regression") is None
 
 
-async def test_a_stale_learner_cannot_fork_the_model(
+async def test_a_stale_learner_learns_on_top_of_the_newer_version(
+    store: Store, twin: Store, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(snapshot_interval_seconds=60)
+    await score(store, "a", "b", "c")
+    old = Training(store, settings, await bootstrap(store, untrained()))
+    new = Training(twin, settings, await bootstrap(twin, untrained()))
+    await learn(old, [(0, label("a"))])
+    await old.flush()  # version 1: a
+    await learn(old, [(1, label("b")), (2, label("c"))])  # not in a snapshot yet
+    # Meanwhile another process took the partition over from version 1 and
+    # learned b again (Kafka redelivered it: not committed).
+    await learn(new, [(1, label("b"))])
+    await new.flush()  # version 2: a, b
+    # The old learner's next snapshot does not fork the model: it learns what
+    # it held (c) on top of version 2, and b, which version 2 holds, not again.
+    await old.flush()
+    head = await store.load_snapshot("logistic-regression")
+    assert head is not None and head.version == 3
+    assert head.meta["learned"] == 3 and head.meta["offset"] == 2
+    learned_counts = [v["learned"] for v in await store.versions("logistic-regression")]
+    assert learned_counts == [0, 1, 2, 3]
+
+
+async def test_a_snapshot_refused_by_compare_and_set_is_counted_and_resolved(
+    store: Store,
+    twin: Store,
+    make_settings: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await score(store, "a", "b")
+    # The old learner snapshots after every batch; the new one on its timer.
+    old = Training(
+        store, make_settings(snapshot_interval_seconds=0.001), await bootstrap(store, untrained())
+    )
+    new = Training(
+        twin, make_settings(snapshot_interval_seconds=60), await bootstrap(twin, untrained())
+    )
+    await learn(old, [(0, label("a"))])  # version 1
+    await learn(new, [(0, label("a"))])  # new resumes from version 1: nothing to learn
+    join = store.join
+    raced = False
+
+    async def join_while_another_writes(claims: list[tuple[str, int]], ttl: int) -> object:
+        nonlocal raced
+        if not raced:  # between old's check of the head and its snapshot
+            raced = True
+            await learn(new, [(1, label("b"))])
+            await new.flush()  # version 2
+        return await join(claims, ttl)
+
+    monkeypatch.setattr(store, "join", join_while_another_writes)
+    model = {"model": "logistic-regression"}
+    before = sample("eddy_snapshot_conflicts_total", model)
+    acked: list[int] = []
+    await old.learn([(1, label("b"))], [lambda: acked.append(1)])
+    assert sample("eddy_snapshot_conflicts_total", model) == before + 1
+    assert acked == []  # its snapshot was refused: not acknowledged
+    await old.flush()  # resolved: on top of version 2, where b already is
+    assert acked == [1]
+    head = await store.load_snapshot("logistic-regression")
+    assert head is not None and head.version == 3 and head.meta["learned"] == 2
+
+
+async def test_a_new_owner_loads_at_once_and_learns_the_labels_waiting_in_the_snapshot(
+    store: Store, twin: Store, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(snapshot_interval_seconds=60)
+    owner = Training(store, settings, await bootstrap(store, untrained()))
+    # Three labels come before their features: they wait, in the snapshot.
+    await learn(owner, [(i, label(e)) for i, e in enumerate("abc")])
+    assert owner.learner is not None and len(owner.learner.state.waiting) == 3
+    await owner.release()  # the partition moves
+    taken_over = Training(twin, settings, await bootstrap(twin, untrained()))
+    await taken_over.acquire()
+    assert taken_over.learner is not None and len(taken_over.learner.state.waiting) == 3
+    await score(store, "a", "b", "c")  # the features come
+    # No new label arrives: the timer's flush alone learns them.
+    learned = await taken_over.flush()
+    assert learned.outcomes == {Outcome.JOINED: 3}
+    head = await store.load_snapshot("logistic-regression")
+    assert head is not None and head.meta["learned"] == 3 and head.meta["waiting"] == 0
+
+
+async def test_a_released_learner_acknowledges_its_last_snapshot_and_stops(
     store: Store, make_settings: Callable[..., Settings]
 ) -> None:
     settings = make_settings(snapshot_interval_seconds=60)
-    await score(store, "a", "b")
-    old = Training(store, settings, await bootstrap(store, untrained()))
-    new = Training(store, settings, await bootstrap(store, untrained()))
-    await old.learn([(0, label("a"))], [])
-    await new.learn([(0, label("a")), (1, label("b"))], [])
-    await new.flush()
-    before = conflicts()
-    with pytest.raises(SnapshotConflict):
-        await old.flush()
-    assert conflicts() == before + 1
+    owns = True
+    training = Training(store, settings, await bootstrap(store, untrained()), lambda: owns)
+    await score(store, "a")
+    acked: list[int] = []
+    await training.learn([(0, label("a"))], [lambda: acked.append(0)])
+    owns = False  # the consumer is giving the partition up
+    await training.release()
+    assert acked == [0]
     head = await store.load_snapshot("logistic-regression")
-    assert head is not None and head.version == 1 and head.meta["learned"] == 2
-    # The loser forgot its fork; its next batch resumes from the winner's version.
-    assert old.learner is None
-    await old.learn([(1, label("b"))], [])
-    assert old.learner is not None and old.learner.version == 1
-    assert old.learner.state.learned == 2
+    assert head is not None and head.meta["learned"] == 1
+    # A batch still waiting for the lock is left for the next owner.
+    assert await training.learn([(1, label("b"))], []) is None
+    assert training.learner is None
+    assert (await training.flush()).outcomes == {}
+
+
+async def test_a_redis_emptied_gets_the_learners_model_back_as_the_next_version(
+    store: Store, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(snapshot_interval_seconds=60)
+    served = await bootstrap(store, untrained())
+    training = Training(store, settings, served)
+    await score(store, "a", "b")
+    await learn(training, [(0, label("a")), (1, label("b"))])
+    await training.flush()
+    assert served.version == 1
+    client = redis.Redis.from_url(REDIS_URL)
+    client.delete(*client.scan_iter(f"{store._prefix}:*", count=1000))  # restarted empty
+    client.close()
+    await training.flush()  # noticed: written back, versions go on
+    head = await store.load_snapshot("logistic-regression")
+    assert head is not None and head.version == 2 and head.meta["learned"] == 2
+    # A process that starts now serves the learned model, not an untrained one.
+    assert (await bootstrap(store, untrained())).version == 2
+    # Learning goes on; the lost features make labels unknown, never a crash.
+    await score(store, "c")
+    learned = await learn(training, [(2, label("c")), (3, label("a"))])
+    assert learned.outcomes == {Outcome.JOINED: 1}
+    assert training.learner is not None
+    assert [w.event.event_id for w in training.learner.state.waiting] == ["a"]
+
+
+async def test_a_snapshot_that_does_not_load_is_refused_and_the_version_in_hand_kept(
+    store: Store, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(snapshot_interval_seconds=60)
+    served = await bootstrap(store, untrained())
+    training = Training(store, settings, served)
+    await score(store, "a", "b")
+    await learn(training, [(0, label("a"))])
+    await training.flush()
+    other = await bootstrap(store, untrained())
+    assert other.version == 1
+    # Someone writes version 2: a pickle of something else than a learner.
+    await store.save_snapshot("logistic-regression", 1, 2, pickle.dumps({"not": "a model"}), {})
+    before = sample("eddy_snapshots_refused_total", {"model": "logistic-regression"})
+    assert not await refresh(store, other)
+    assert not await refresh(store, other)  # refused once, not retried
+    assert other.version == 1
+    assert sample("eddy_snapshots_refused_total", {"model": "logistic-regression"}) == before + 1
+    # A process starting now serves the newest version that loads.
+    assert (await bootstrap(store, untrained())).version == 1
+    # The learner goes on from its own state, on top of the refused version.
+    await learn(training, [(1, label("b"))])
+    await training.flush()
+    head = await store.load_snapshot("logistic-regression")
+    assert head is not None and head.version == 3 and head.meta["learned"] == 2
+    assert await refresh(store, other) and other.version == 3
 
 
 async def test_every_process_refreshes_to_the_newest_version(
@@ -94,7 +250,7 @@ async def test_every_process_refreshes_to_the_newest_version(
     other_side = await bootstrap(store, untrained())
     training = Training(store, settings, learner_side)
     await score(store, "a")
-    await training.learn([(0, label("a"))], [])
+    await learn(training, [(0, label("a"))])
     await training.flush()
     assert other_side.version == 0
     assert await refresh(store, other_side) and other_side.version == 1
@@ -116,7 +272,7 @@ async def test_waiting_labels_are_retried_a_batch_at_a_time_while_it_pays(
 
     monkeypatch.setattr(store, "join", counted)
     # Fifty labels come before their features: all wait.
-    await training.learn([(i, label(e)) for i, e in enumerate(ids)], [])
+    await learn(training, [(i, label(e)) for i, e in enumerate(ids)])
     assert training.learner is not None and len(training.learner.state.waiting) == 50
     # The scorer has stored the first 25: the retry stops after the first
     # batch that resolved less than half of its labels.

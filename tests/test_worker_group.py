@@ -18,8 +18,8 @@ pytestmark = pytest.mark.integration
 
 
 async def learned(store: Store, settings: Settings, n: int) -> dict[str, object] | None:
-    snapshot = await store.load_snapshot(settings.model)
-    return snapshot.meta if snapshot and snapshot.meta["learned"] >= n else None
+    meta = await store.head_meta(settings.model)
+    return meta if meta and meta["learned"] >= n else None
 
 
 async def stream_phishing(

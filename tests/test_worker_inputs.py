@@ -41,7 +41,7 @@ async def test_bad_input_is_dead_lettered_and_labels_are_counted(
 ) -> None:
     settings = make_settings(
         max_payload_bytes=1024,
-        max_features=10,
+        max_event_features=10,
         label_max_delay_seconds=60,
         pending_ttl_seconds=600,
         label_wait_seconds=1,
@@ -109,14 +109,22 @@ async def test_bad_input_is_dead_lettered_and_labels_are_counted(
         await producer.stop()
 
     async def counted() -> dict[str, int] | None:
-        snapshot = await store.load_snapshot(settings.model)
-        outcomes: dict[str, int] = snapshot.meta["outcomes"] if snapshot else {}
+        meta = await store.head_meta(settings.model)
+        outcomes: dict[str, int] = meta["outcomes"] if meta else {}
         return outcomes if sum(outcomes.values()) >= 5 else None
 
     outcomes = await eventually("5 label outcomes", counted, 30)
-    assert outcomes == {"joined": 2, "duplicate": 1, "unknown": 1, "expired": 1, "invalid": 0}
-    snapshot = await store.load_snapshot(settings.model)
-    assert snapshot is not None and snapshot.meta["learned"] == 2
+    assert outcomes == {
+        "joined": 2,
+        "duplicate": 1,
+        "unknown": 1,
+        "expired": 1,
+        "invalid": 0,
+        "overflow": 0,
+        "failed": 0,
+    }
+    meta = await store.head_meta(settings.model)
+    assert meta is not None and meta["learned"] == 2
 
     async with Reader(settings.kafka_bootstrap, settings.topic_dead_letter) as reader:
         letters = await reader.until("8 dead letters", lambda v: len(v) >= 8, 30)

@@ -39,8 +39,8 @@ async def test_worker_metrics_agree_with_progressive_val_score(
         )
 
     async def learned_all() -> dict[str, object] | None:
-        snapshot = await store.load_snapshot(settings.model)
-        return snapshot.meta if snapshot and snapshot.meta["learned"] == 1250 else None
+        meta = await store.head_meta(settings.model)
+        return meta if meta and meta["learned"] == 1250 else None
 
     meta = await eventually("1250 labels learned", learned_all, 60)
     quality = meta["quality"]

@@ -1,29 +1,73 @@
-"""Whole fetches, not single events: the worker's Kafka consumer.
+"""Every private attribute, fork and subclass of faust-streaming, mode and
+aiokafka that the worker relies on, behind a small interface. Nothing else in
+the project touches them; ``tests/test_internals.py`` pins each one to the
+exact versions this module was written against, so an upgrade that changes
+one fails loudly instead of silently changing delivery.
 
-Faust's consumer still owns the consumer group, partition assignment,
-offsets and commits. What changes is delivery. Stock Faust hands every record
-to its conductor one at a time (a flow-control wait, a decode, an ``Event``,
-a queue hop, a stream step), which cost more than scoring the record. Here a
-fetch of a *batch topic* goes to that topic's channel as one list of Faust
-messages; records of any other topic take Faust's usual path.
+What it gives the rest of the worker:
 
-The agent reading a batch channel does per batch what a Faust stream does
-per event (``tracked``): it drops messages fetched before a rebalance and tracks
-the rest as unacknowledged, so a rebalance waits for them. It acknowledges
-each message once its outputs are safe (``ack``); Faust commits up to the
-first unacknowledged offset, as always.
+==================================  ==========================================
+``BatchApp``                        the Faust app: ``batches(topic)`` delivers
+                                    a topic a fetch at a time; ``provision``
+                                    runs before the group is joined;
+                                    ``when_assigned`` / ``when_revoking``
+                                    hooks; a bounded ``settle`` on every
+                                    revocation and on stop
+``tracked`` / ``ack`` / ``forget``  an agent's fetches, tracked until their
+                                    outputs are safe, or given back unhandled
+``messages``                        Faust messages as the core's ``Message``
+``producer``                        the aiokafka producer under Faust's
+``assignment`` / ``joined`` /       what this process holds, whether it holds
+``lag``                             it now, and how far behind it is
+==================================  ==========================================
+
+Why each piece exists:
+
+- Stock Faust hands every record to its conductor one at a time (a
+  flow-control wait, a decode, an ``Event``, a queue hop, a stream step),
+  which cost more than scoring the record. Here a fetch of a batch topic
+  goes to that topic's channel as one list; the agent does per batch what a
+  Faust stream does per event (``tracked``), and acknowledges each message
+  once its outputs are safe (``ack``); Faust commits up to the first
+  unacknowledged offset, as always.
+- Faust creates topics through the producer's client, and the consumer's
+  own metadata does not see them until its next refresh: on a brand-new
+  broker the group leader assigned only the topics it saw, and the training
+  partition stayed unowned for minutes. Here every topic is created first
+  (``provision``), the consumer waits until every partition it will read
+  has a leader in its own metadata, and only then joins.
+- Faust's stop and revocation wait (``wait_empty``) for every unacknowledged
+  message, without a bound: a record acknowledged only by a later snapshot
+  kept a stopping worker alive forever. Here ``settle`` runs the revocation
+  hooks (the learner's final snapshot), waits a bounded time for what is in
+  flight, and commits what is safe; what is not acknowledged by then is read
+  again by the next owner.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+import logging
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import Any, cast
 
 import faust
+from aiokafka import AIOKafkaProducer
+from faust.exceptions import ConsumerNotStarted
 from faust.transport import drivers
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
+
+from app import metrics
+from app.intake import Message
+
+log = logging.getLogger(__name__)
+
+Partitions = set[Any]
+"""Faust ``TP``s: ``(topic, partition)`` named tuples."""
+
+LEADER_POLL_SECONDS = 0.2
 
 
 class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore[misc]
@@ -40,32 +84,78 @@ class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignor
         consumer._fetch_max_wait_ms = round(self.app.fetch_max_wait * 1000)
         return consumer
 
+    async def wait_for_leaders(self, topics: set[str]) -> None:
+        """Until every partition of ``topics`` has a leader in the metadata
+        of this consumer's own client: the client whose view the group
+        leader assigns from. Runs on the consumer's thread."""
+        client = self._ensure_consumer()._client
+        for topic in topics:
+            client.add_topic(topic)
+        waited, noted = time.monotonic(), 0.0
+        while True:
+            await client.force_metadata_update()
+            cluster = client.cluster
+            missing = sorted(
+                t
+                for t in topics
+                if not cluster.partitions_for_topic(t)
+                or cluster.available_partitions_for_topic(t) != cluster.partitions_for_topic(t)
+            )
+            if not missing:
+                return
+            if time.monotonic() - noted > 5:
+                noted = time.monotonic()
+                log.warning(
+                    "waiting %.0f s for leaders of %s in the consumer's metadata",
+                    noted - waited,
+                    ", ".join(missing),
+                )
+            await asyncio.sleep(LEADER_POLL_SECONDS)
+
 
 class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
-    """Faust's aiokafka consumer, delivering batch topics a fetch at a time."""
+    """Faust's aiokafka consumer: provisions before it joins, delivers batch
+    topics a fetch at a time, and settles before every revocation."""
 
     def _new_consumer_thread(self) -> BatchConsumerThread:
         return BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
+    async def subscribe(self, topics: Iterable[str]) -> None:
+        names = set(topics)
+        app: BatchApp = self.app
+        await app.provision()
+        thread: BatchConsumerThread = self._thread
+        await thread.call_thread(thread.wait_for_leaders, names)
+        log.info("topics ready, joining group %s: %s", app.conf.id, ", ".join(sorted(names)))
+        await super().subscribe(names)
+
     async def on_partitions_revoked(self, revoked: set[Any]) -> None:
-        """Finish and commit what is in flight, then let Faust revoke.
+        """Settle what is in flight, then let Faust revoke.
 
         Faust (0.15) forgets the acknowledged offsets of revoked partitions
         *before* it waits for in-flight messages and commits, and under
         Kafka's eager rebalancing every partition is revoked: whatever was
         handled since the last periodic commit was handled again after each
         rebalance, by this process or the next owner. Here the flow stops,
-        in-flight batches are acknowledged and committed first.
+        the hooks run, in-flight batches are acknowledged and committed first.
         """
         if self.assignment():
-            self.stop_flow()
-            self.app.flow_control.suspend()
-            self.app.flow_control.clear()
-            await self.wait_empty()
-            # A periodic commit running during the wait made its last commit
-            # a no-op; this one takes what was acknowledged since.
-            await self.commit()
+            app: BatchApp = self.app
+            await app.settle(set(revoked), app.rebalance_timeout)
         await super().on_partitions_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[Any], generation_id: int = 0) -> None:
+        # The hooks run first: Faust resumes the flow while it handles the
+        # assignment, and an agent must not see a record of a partition its
+        # process does not know it holds yet.
+        app: BatchApp = self.app
+        for callback in app.assigned_callbacks:
+            try:
+                callback(set(assigned))
+            except Exception:
+                log.exception("assignment hook %r failed", callback)
+        await super().on_partitions_assigned(assigned, generation_id)
+        app.assigned_once = True
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - Faust's loop
         # Faust's ``Consumer._drain_messages`` (faust-streaming 0.15), with
@@ -144,14 +234,42 @@ class BatchTransport(faust_aiokafka.Transport):  # type: ignore[misc]
     Consumer = BatchConsumer
 
 
-class BatchApp(faust.App):  # type: ignore[misc]
-    """A Faust app whose consumer can deliver topics in whole fetches."""
+RevokingHook = Callable[[Partitions], Awaitable[None]]
+AssignedHook = Callable[[Partitions], None]
 
-    def __init__(self, *args: Any, fetch_max_wait: float, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+
+class BatchApp(faust.App):  # type: ignore[misc]
+    """A Faust app whose consumer delivers topics in whole fetches, creates
+    its topics before it joins, and settles within a bound when it stops or
+    loses partitions."""
+
+    def __init__(
+        self,
+        *args: Any,
+        fetch_max_wait: float,
+        stop_timeout: float,
+        provision: Callable[[], Awaitable[None]],
+        **kwargs: Any,
+    ) -> None:
+        # ``settle`` replaces Faust's unbounded wait for in-flight messages
+        # at revocation and at stop; with it on, Faust would wait again.
+        super().__init__(*args, stream_wait_empty=False, **kwargs)
         self.batch_routes: dict[str, Fetches] = {}
         self.fetch_max_wait = fetch_max_wait
         """Seconds the broker may hold a fetch with no new records."""
+        self.stop_timeout = stop_timeout
+        """Seconds a stop waits for the hooks and what is in flight."""
+        self._provision = provision
+        self._provisioned: asyncio.Future[None] | None = None
+        self.assigned_callbacks: list[AssignedHook] = []
+        self.revoking_callbacks: list[RevokingHook] = []
+        self.assigned_once = False
+
+    @property
+    def rebalance_timeout(self) -> float:
+        """A revocation must be done well within the session timeout, or the
+        group moves on without this process."""
+        return min(self.stop_timeout, float(self.conf.broker_session_timeout) / 2)
 
     def _new_transport(self) -> Any:
         url = self.conf.broker_consumer[0]
@@ -170,6 +288,60 @@ class BatchApp(faust.App):  # type: ignore[misc]
         channel = Fetches(self, maxsize=maxsize, is_iterator=True)
         self.batch_routes[topic.get_topic_name()] = channel
         return channel
+
+    def when_assigned(self, callback: AssignedHook) -> None:
+        """``callback(assigned)`` after every assignment (it must not block)."""
+        self.assigned_callbacks.append(callback)
+
+    def when_revoking(self, callback: RevokingHook) -> None:
+        """``await callback(revoked)`` before partitions are given up, at a
+        rebalance or a stop, before in-flight work is awaited and committed."""
+        self.revoking_callbacks.append(callback)
+
+    async def provision(self) -> None:
+        """Create the topics, once per process (every subscription waits)."""
+        if self._provisioned is None:
+            self._provisioned = asyncio.ensure_future(self._provision())
+        await asyncio.shield(self._provisioned)
+
+    async def settle(self, partitions: Partitions, within: float) -> None:
+        """Stop the flow, run the revoking hooks, wait up to ``within``
+        seconds for what is in flight to be acknowledged, and commit what is
+        safe."""
+        consumer = self.consumer
+        consumer.stop_flow()
+        self.flow_control.suspend()
+        self.flow_control.clear()
+        deadline = time.monotonic() + within
+        for callback in self.revoking_callbacks:
+            try:
+                await asyncio.wait_for(callback(partitions), max(deadline - time.monotonic(), 0))
+            except TimeoutError:
+                log.warning("revocation hook %r did not finish within %.1f s", callback, within)
+            except Exception:
+                log.exception("revocation hook %r failed", callback)
+        try:
+            await asyncio.wait_for(consumer.wait_empty(), max(deadline - time.monotonic(), 0))
+        except TimeoutError:
+            left = sum(1 for m in consumer.unacked if not m.acked)
+            log.warning(
+                "%d records still in flight after %.1f s: not committed, they will be read again",
+                left,
+                within,
+            )
+        await consumer.commit()
+
+    async def on_stop(self) -> None:
+        consumer = self._consumer
+        if consumer is not None:
+            try:
+                assigned = consumer.assignment()
+            except ConsumerNotStarted:
+                assigned = set()
+            if assigned:
+                log.info("stopping: settling %d partitions", len(assigned))
+                await self.settle(set(assigned), self.stop_timeout)
+        await super().on_stop()
 
 
 def take(app: Any, messages: Sequence[Any]) -> list[Any]:
@@ -202,3 +374,57 @@ def ack(app: Any, messages: Iterable[Any]) -> None:
     consumer_ack = cast(Any, app.consumer).ack
     for message in messages:
         consumer_ack(message)
+
+
+def forget(app: Any, messages: Iterable[Any]) -> None:
+    """Stop tracking messages this process will not handle (its partition
+    was revoked while they waited): never acknowledged, so never committed,
+    and no longer awaited by ``settle``. The next owner reads them again."""
+    unacked = cast(Any, app.consumer)._unacked_messages
+    for message in messages:
+        unacked.discard(message)
+
+
+_positions: dict[tuple[str, int], int] = {}
+"""Next offset to read, per (topic, partition) this process consumed: for the lag."""
+
+
+def messages(fetched: Sequence[Any]) -> list[Message]:
+    """Faust's consumer messages as the core's plain ``Message``s."""
+    out = [Message(m.key, m.value, m.topic, m.partition, m.offset, m.timestamp) for m in fetched]
+    for m in out:
+        _positions[m.topic, m.partition] = m.offset + 1
+    if out:
+        metrics.events_consumed.labels(out[0].topic).inc(len(out))
+    return out
+
+
+def producer(app: Any) -> AIOKafkaProducer:
+    """The aiokafka producer under Faust's (started with the app)."""
+    return cast(AIOKafkaProducer, app.producer._ensure_producer())
+
+
+def assignment(app: Any) -> Partitions:
+    """The partitions this process holds (empty before it has joined)."""
+    try:
+        return set(app.consumer.assignment())
+    except ConsumerNotStarted:
+        return set()
+
+
+def joined(app: Any) -> bool:
+    """Whether this process holds the assignment of the group's current
+    generation: it has been assigned once, and no rebalance is under way."""
+    return bool(app.assigned_once) and not app.rebalancing and not app.should_stop
+
+
+def lag(app: Any) -> dict[tuple[str, int], int]:
+    """Records behind the high watermark, per partition this process holds
+    and has read from."""
+    out = {}
+    for tp in assignment(app):
+        position = _positions.get((tp.topic, tp.partition))
+        highwater = app.consumer.highwater(tp)
+        if position is not None and highwater is not None:
+            out[tp.topic, tp.partition] = highwater - position
+    return out

@@ -1,11 +1,12 @@
-"""What every agent does with Kafka records."""
+"""Outputs to Kafka: a record batch per partition, acknowledged by the broker
+before the inputs behind them are."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -15,22 +16,9 @@ from pydantic import BaseModel
 from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception_type, wait_exponential
 
 from app import metrics
-from app.intake import Message
+from app.runtime.internals import producer as producer_of
 
 log = logging.getLogger(__name__)
-
-positions: dict[tuple[str, int], int] = {}
-"""Next offset to read, per (topic, partition) this process consumed: for the lag."""
-
-
-def messages(fetched: Sequence[Any]) -> list[Message]:
-    """Faust's consumer messages as the core's plain ``Message``s."""
-    out = [Message(m.key, m.value, m.topic, m.partition, m.offset, m.timestamp) for m in fetched]
-    for m in out:
-        positions[m.topic, m.partition] = m.offset + 1
-    if out:
-        metrics.events_consumed.labels(out[0].topic).inc(len(out))
-    return out
 
 
 async def publish(topic: Any, records: Iterable[tuple[str | None, BaseModel]]) -> None:
@@ -49,7 +37,7 @@ async def publish(topic: Any, records: Iterable[tuple[str | None, BaseModel]]) -
     ]
     if not encoded:
         return
-    producer, name = topic.app.producer._ensure_producer(), topic.get_topic_name()
+    producer, name = producer_of(topic.app), topic.get_topic_name()
     async for attempt in AsyncRetrying(
         retry=retry_if_exception_type(KafkaError),
         wait=wait_exponential(multiplier=0.1, max=5),
@@ -91,48 +79,3 @@ async def send_batches(
 
 
 _partitioner = DefaultPartitioner()
-
-IN_FLIGHT = 4
-"""Batches an agent handles while earlier ones wait for the broker."""
-
-
-class InFlight:
-    """Batches whose outputs are on their way to the broker.
-
-    An agent hands over a batch's publishing and goes on to the next fetch
-    instead of waiting a broker round trip per batch. Each batch's ``done``
-    (acknowledging its input) runs only once its own outputs are acknowledged
-    *and* every earlier batch is done, so offsets are acknowledged in order
-    and never past an output the broker does not hold. At most ``limit``
-    batches are in flight; a failure is raised to the agent.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._tasks: deque[asyncio.Future[None]] = deque()
-
-    async def add(self, publishing: Awaitable[None], done: Callable[[], None]) -> None:
-        previous = self._tasks[-1] if self._tasks else None
-        task = asyncio.ensure_future(_deliver(publishing, previous, done))
-        # A failure is raised once, to the agent; the batches after it fail
-        # with it and are not acknowledged either.
-        task.add_done_callback(_observed)
-        self._tasks.append(task)
-        while self._tasks and self._tasks[0].done():
-            self._tasks.popleft().result()
-        if len(self._tasks) >= self._limit:
-            await self._tasks[0]
-
-
-def _observed(task: asyncio.Future[None]) -> None:
-    if not task.cancelled():
-        task.exception()
-
-
-async def _deliver(
-    publishing: Awaitable[None], previous: asyncio.Future[None] | None, done: Callable[[], None]
-) -> None:
-    await publishing
-    if previous is not None:
-        await previous
-    done()
