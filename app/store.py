@@ -11,7 +11,8 @@ Keys (``P`` is ``EDDY_REDIS_PREFIX``, ``M`` the model's name):
 ``P:model:M:snap:<version>``  pickled learner state of that version
 ``P:model:M:versions``        log of every version's metadata (sorted set)
 ``P:learner``                 who owns the learning now (expires unless
-                              its owner renews it)
+                              its owner renews it: a stopped or revoked
+                              owner simply stops renewing)
 ============================  ===========================================
 
 Each method is one round trip. Redis errors become ``StoreUnavailable``.
@@ -135,12 +136,6 @@ return 0
 """
 
 
-_RETIRE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-
 @dataclass(frozen=True, slots=True)
 class DriftWindows:
     """What a drift check reads: per subject, the closed window's histogram,
@@ -171,7 +166,6 @@ class Store:
         self._snapshot = client.register_script(_SNAPSHOT)
         self._count = client.register_script(_COUNT)
         self._put = client.register_script(_PUT)
-        self._retire = client.register_script(_RETIRE)
 
     @classmethod
     def connect(cls, url: str, prefix: str, timeout: float, snapshot_history: int) -> Store:
@@ -268,11 +262,6 @@ class Store:
         """Who owns the learning, if a live process does."""
         raw = await self._call("learner", lambda: self._redis.get(self._key("learner")))
         return None if raw is None else cast(bytes, raw).decode()
-
-    async def retire(self, owner: str) -> None:
-        """``owner`` stops learning (and forgets a heartbeat that is no longer its own)."""
-        key = self._key("learner")
-        await self._call("retire", lambda: self._retire(keys=[key], args=[owner]))
 
     # -- model snapshots --------------------------------------------------
 

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception, wait_exponential
 
-from app.errors import EddyError, StoreUnavailable
+from app.errors import EddyError
 from app.runtime.internals import BatchApp, Fetches, Partitions
 from app.runtime.readiness import HEARTBEAT_TTL_SECONDS
 from app.runtime.topics import provision
@@ -207,10 +207,8 @@ class Runtime:
             self._acquiring.cancel()
         if self._training is not None:
             await self._training.release()
-        try:
-            await self.store.retire(self.owner)
-        except StoreUnavailable as exc:
-            log.warning("heartbeat not retired: %s", exc)  # it expires by itself
+        # Its heartbeat is not renewed any more: it expires, or the next
+        # owner's replaces it.
         log.info("this process no longer learns")
 
 
