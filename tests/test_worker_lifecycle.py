@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import time
 from collections import Counter
 from collections.abc import Callable
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from app.settings import Settings
 from app.store import Store
@@ -143,3 +145,40 @@ async def test_a_hand_over_learns_every_waiting_label_exactly_once(
     assert isinstance(outcomes, dict)
     assert meta["learned"] == 500 and outcomes["joined"] == 500 and meta["waiting"] == 0
     assert outcomes["unknown"] == outcomes["overflow"] == 0
+
+
+async def test_a_topic_created_after_the_worker_joined_is_assigned_within_seconds(
+    make_settings: Callable[..., Settings], spawn: Callable[[Settings], Worker]
+) -> None:
+    # The safety net under provisioning: with Faust's default metadata age
+    # (300 s) a topic the consumer did not see at its last look waited
+    # minutes to be assigned.
+    settings = make_settings()
+    worker = spawn(settings)
+    await worker.wait_ready()
+
+    def owns_training() -> bool:
+        return settings.topic_training in (worker.status() or {}).get("partitions", {})
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics([settings.topic_training])
+
+        async def lost() -> bool:
+            return not owns_training()
+
+        await eventually("the training partition gone", lost, 60)
+        await admin.create_topics([NewTopic(settings.topic_training, 1, 1)])
+        created = time.monotonic()
+
+        async def back() -> bool:
+            return owns_training()
+
+        await eventually("the new training partition assigned", back, 60)
+    finally:
+        await admin.close()
+    seconds = time.monotonic() - created
+    print(f"a topic created after the worker joined was assigned {seconds:.1f} s later")
+    assert seconds < 20
+    assert worker.alive()
