@@ -69,6 +69,14 @@ PANELS = [
     ),
     Panel("Model version", "gauge", "eddy_model_version", ("model",)),
     Panel("Model memory", "gauge", "eddy_model_memory_bytes", ("model",), "bytes"),
+    Panel("A live process learns (1) or none (0)", "gauge", "eddy_learning_owned"),
+    Panel(
+        "Processing errors per second", "rate", "eddy_processing_errors_total", ("topic",), "ops"
+    ),
+    Panel(
+        "Snapshots refused per second", "rate", "eddy_snapshots_refused_total", ("model",), "ops"
+    ),
+    Panel("Features left out per second", "rate", "eddy_features_dropped_total", unit="ops"),
 ]
 
 
