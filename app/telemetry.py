@@ -11,6 +11,7 @@ from app.metrics import (
     end_to_end_latency,
     events_rejected,
     events_scored,
+    features_dropped,
     label_delay,
     label_outcomes,
     labels_waiting,
@@ -53,6 +54,7 @@ def record_rejected(letters: list[DeadLetterEvent]) -> None:
 def record_learned(learned: Learned, state: LearnerState) -> None:
     for outcome, n in learned.outcomes.items():
         label_outcomes.labels(outcome.value).inc(n)
+    features_dropped.inc(learned.dropped_features)
     for delay in learned.delays:
         label_delay.observe(max(delay, 0.0))
     labels_waiting.set(len(state.waiting))
