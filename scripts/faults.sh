@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The fault suite: real worker processes against a real Kafka broker and a
+# real Redis, hurt one way per scenario (see faults/__init__.py). Scenarios
+# that kill, freeze or restart Kafka or Redis start a brand-new stack of their
+# own; the others use the shared stack (started here if it is not running).
+# Arguments go to `python -m faults`: --help, --only NAME[,NAME], --quick, --seed N.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+scripts/setup.sh
+scripts/stack.sh start
+export EDDY_KAFKA_BOOTSTRAP=${EDDY_KAFKA_BOOTSTRAP:-127.0.0.1:${STACK_KAFKA_PORT:-9092}}
+export EDDY_REDIS_URL=${EDDY_REDIS_URL:-redis://127.0.0.1:${STACK_REDIS_PORT:-6379}/0}
+# The summary names the command that made it.
+export FAULTS_COMMAND="scripts/faults.sh${*:+ $*}"
+exec .venv/bin/python -m faults "$@"
