@@ -11,7 +11,7 @@ from app import telemetry
 from app.labels import training_records
 from app.learner import Learned
 from app.runtime.guard import Failed, failed_labels, guarded
-from app.runtime.internals import ack, forget, messages, tracked
+from app.runtime.internals import Receipt, messages, tracked
 from app.runtime.publish import publish
 from app.streams import app, fetches, persist, runtime, settings, topics
 from app.training import Training
@@ -41,14 +41,14 @@ async def learn_from_labels(stream):  # type: ignore[no-untyped-def]
         training = await runtime.training()
         records = messages(events)
         parsed = training_records(records)
-        acks = [partial(ack, app, events)]
-        learned = await guarded(partial(persist, training.learn, parsed, acks), records, settings)
-        if learned is None:  # the partition is being revoked: its next owner reads them
-            forget(app, events)
-        elif isinstance(learned, Failed):
+        receipt = Receipt(app, events)
+        learned = await guarded(
+            partial(persist, training.learn, parsed, receipt), records, settings
+        )
+        if isinstance(learned, Failed):
             await publish(topics.dead_letter, ((d.key, d) for d in learned.letters))
             telemetry.record_rejected(learned.letters)
-            await training.skip(parsed, acks)
+            await persist(training.skip, parsed, receipt)
         else:
             await report(training, learned)
 

@@ -18,7 +18,7 @@ from app.learner import LearnerState, Outcome
 from app.scoring import score_batch
 from app.settings import Settings
 from app.store import Store
-from app.training import Training, bootstrap, initial_state
+from app.training import NoReceipt, Training, bootstrap, initial_state
 
 
 async def replay(
@@ -48,9 +48,7 @@ async def replay(
             routed = route_labels([message], served.model, settings, now)
             records = [(offsets["training"], t) for t in routed.training]
             offsets["training"] += len(records)
-            learned = await training.learn(records, [])
-            assert learned is not None  # a replay owns its learning
-            outcomes += learned.outcomes
+            outcomes += (await training.learn(records, NoReceipt())).outcomes
             await training.flush()
     assert training.learner is not None, "no label was replayed"
     return training.learner.state, outcomes

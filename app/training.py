@@ -27,6 +27,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from app import catalog, metrics
 from app.errors import BadSnapshot, SnapshotConflict, StoreUnavailable
@@ -38,7 +39,25 @@ from app.store import Store
 
 log = logging.getLogger(__name__)
 
-Ack = Callable[[], object]
+
+class Receipt(Protocol):
+    """The Kafka records behind a batch: acknowledged once a snapshot holds
+    what they taught, or given back for the next owner to read again."""
+
+    def ack(self) -> None: ...
+
+    def forget(self) -> None: ...
+
+
+class NoReceipt:
+    """For records that come from no consumer (a replay)."""
+
+    def ack(self) -> None:
+        pass
+
+    def forget(self) -> None:
+        pass
+
 
 LEARN_SLICE = 64
 """Labels learned between two turns of the event loop: a batch of 500 takes
@@ -88,12 +107,14 @@ async def bootstrap(store: Store, initial: LearnerState, history: int = 10) -> S
 
 
 async def refresh(store: Store, served: ServedModel) -> bool:
-    """Serve the newest version if this process is behind; one round trip if
-    not. A snapshot that does not load is refused once, and the version in
-    hand kept."""
+    """Serve the head version if this process does not; one round trip if it
+    does. A snapshot that does not load is refused once, and the version in
+    hand kept. A head older than the served version means the line was lost
+    (Redis lost its data while no learner held the model): the head is what
+    every prediction must name, so it is served."""
     name = served.model.name
     head = await store.head_version(name)
-    if head is None or head <= served.version or head == served.refused:
+    if head is None or head == served.version or head == served.refused:
         return False
     snapshot = await store.load_snapshot(name, head)
     if snapshot is None:  # trimmed between the two calls: the next refresh gets it
@@ -104,7 +125,11 @@ async def refresh(store: Store, served: ServedModel) -> bool:
         served.refused = head
         refused(name, head, exc)
         return False
-    return served.swap(model, snapshot.version, snapshot.meta.get("created_at", 0.0))
+    if head < served.version:
+        log.warning("%s: versions went back from %d to %d", name, served.version, head)
+    return served.swap(
+        model, head, snapshot.meta.get("created_at", 0.0), reset=head < served.version
+    )
 
 
 class Training:
@@ -125,7 +150,7 @@ class Training:
         self._owns = owns
         """Whether this process holds the training partition (its consumer says)."""
         self._learner: Learner | None = None
-        self._acks: list[Ack] = []
+        self._receipts: list[Receipt] = []
         self._unsaved: list[Record] = []
         """Records learned since the last snapshot: learned again on top of
         a newer version if another process wrote one meanwhile."""
@@ -146,34 +171,56 @@ class Training:
 
     async def release(self) -> None:
         """This process no longer owns the learning (the caller stopped
-        owning first): write what it learned and acknowledge it. What cannot
-        be written is forgotten here; Kafka gives its records to the next owner."""
+        owning first): write what it learned, acknowledge it, and let go of
+        the learner (it comes back from Redis if the partition does). What
+        cannot be written is forgotten; Kafka gives its records to the next
+        owner."""
         async with self._lock:
             learner = self._learner
             try:
-                if learner is not None and (learner.dirty or self._acks):
+                if learner is not None and (learner.dirty or self._receipts):
                     await self._snapshot(learner, learner.version)
             except (StoreUnavailable, SnapshotConflict) as exc:
-                # Kept, it would skip those records if the partition came back.
-                self._learner = None
                 log.warning("last snapshot before hand-over not written: %s", exc)
             finally:
-                self._acks.clear()
-                self._unsaved.clear()
+                self._abandon()
 
-    async def learn(self, records: Sequence[Record], acks: Sequence[Ack]) -> Learned | None:
-        """Learn a batch in order; its acks run once a snapshot holds it.
-        None if this process does not own the learning (any more): the batch
-        is left for the owner."""
+    def _abandon(self) -> None:
+        """Forget the learner and what it holds unwritten. Its records are
+        given back, not acknowledged: the next owner of the partition reads
+        them again."""
+        self._learner = None
+        receipts, self._receipts = self._receipts, []
+        for receipt in receipts:
+            receipt.forget()
+        self._unsaved.clear()
+
+    async def _snapshot_if_owned(self, learner: Learner) -> bool:
+        """Snapshot, unless the partition was revoked meanwhile: then only
+        ``release`` writes (within the revocation's bound), and a learner that
+        outlived it is forgotten. Whether this process still learns."""
+        if not self._owns():
+            self._abandon()
+            return False
+        await self._snapshot(learner, learner.version)
+        return True
+
+    async def learn(self, records: Sequence[Record], receipt: Receipt) -> Learned:
+        """Learn a batch in order; its receipt is acknowledged once a snapshot
+        holds it. If this process does not own the learning (any more), the
+        batch is given back for the owner."""
         async with self._lock:
             if not self._owns():
-                return None
+                receipt.forget()
+                return Learned()
             learner = await self._current()
             new = learner.unseen(records)
             learned = await self._learn(learner, new, retry=0)
             self._unsaved.extend(new)
-            self._acks.extend(acks)
-            if time.monotonic() - self._last_snapshot >= self._settings.snapshot_interval_seconds:
+            self._receipts.append(receipt)
+            if not self._owns():  # revoked while learning: release did not get the lock
+                self._abandon()
+            elif time.monotonic() - self._last_snapshot >= self._settings.snapshot_interval_seconds:
                 try:
                     await self._snapshot(learner, learner.version)
                 except StoreUnavailable as exc:
@@ -182,15 +229,17 @@ class Training:
                     pass  # logged; the next batch resolves it
             return learned
 
-    async def skip(self, records: Sequence[Record], acks: Sequence[Ack]) -> None:
+    async def skip(self, records: Sequence[Record], receipt: Receipt) -> None:
         """Give up on records that could not be learned (dead-lettered by the
-        caller): acknowledged with the next snapshot, never tried again."""
+        caller): acknowledged with the next snapshot, never tried again. If
+        this process does not own the learning, they are given back."""
         async with self._lock:
-            learner = self._learner
-            if not self._owns() or learner is None:
+            if not self._owns():
+                receipt.forget()
                 return
+            learner = await self._current()
             learner.skip(records)
-            self._acks.extend(acks)
+            self._receipts.append(receipt)
 
     async def flush(self) -> Learned:
         """Retry waiting labels, and snapshot what was learned since the last
@@ -200,8 +249,8 @@ class Training:
                 return Learned()
             learner = await self._current()
             learned = await self._retry(learner)
-            if learner.dirty or self._acks:
-                await self._snapshot(learner, learner.version)
+            if learner.dirty or self._receipts:
+                await self._snapshot_if_owned(learner)
             return learned
 
     async def _retry(self, learner: Learner) -> Learned:
@@ -211,7 +260,7 @@ class Training:
         the whole backlog's, and is learned as fast as its features come."""
         learned = Learned()
         left = len(learner.state.waiting)
-        while left > 0:
+        while left > 0 and self._owns():
             size = min(left, self._settings.batch_max_events)
             before = len(learner.state.waiting)
             learned.add(await self._learn(learner, [], retry=size))
@@ -236,7 +285,9 @@ class Training:
                     joined[start:end],
                     max_delay=self._settings.label_max_delay,
                     wait=self._settings.label_wait_seconds,
-                    wait_max=self._settings.label_wait_max,
+                    # Capped once per call: past the cap, each check walks
+                    # the whole waiting list.
+                    wait_max=self._settings.label_wait_max if end >= len(due) else None,
                     now=now,
                 )
             )
@@ -261,8 +312,11 @@ class Training:
         learner = await self._load(head)
         replay = learner.unseen(self._unsaved)
         if replay:
+            # Learned on the new learner before it replaces ours: if Redis
+            # fails half-way, the next call loads and replays again.
             log.info("learning %d records again on top of version %d", len(replay), head)
             await self._learn(learner, replay, retry=0)
+        self._learner = learner
         return learner
 
     async def _load(self, head: int | None) -> Learner:
@@ -295,7 +349,6 @@ class Training:
             state.learned,
             len(state.waiting),
         )
-        self._learner = learner
         return learner
 
     async def _snapshot(self, learner: Learner, base: int | None) -> None:
@@ -323,6 +376,6 @@ class Training:
         # The served copy is the model alone: the state may hold thousands
         # of waiting labels that serving does not need to unpickle.
         self._served.swap(learner.state.model.copy(), version, time.time())
-        acks, self._acks = self._acks, []
-        for ack in acks:
-            ack()
+        receipts, self._receipts = self._receipts, []
+        for receipt in receipts:
+            receipt.ack()

@@ -15,7 +15,7 @@ from app.learner import Learned, LearnerState, Outcome
 from app.model import OnlineModel, Prediction
 from app.settings import Settings
 from app.store import Store
-from app.training import Training, bootstrap, refresh
+from app.training import NoReceipt, Training, bootstrap, refresh
 from schemas import TrainingEvent
 from tests.conftest import REDIS_URL
 
@@ -36,10 +36,21 @@ def label(i: str) -> TrainingEvent:
     return TrainingEvent(event_id=i, label=True, label_at=1e9)
 
 
+class Tally:
+    """A receipt that notes what became of its records."""
+
+    def __init__(self, log: list[str], name: str) -> None:
+        self.log, self.name = log, name
+
+    def ack(self) -> None:
+        self.log.append(f"ack {self.name}")
+
+    def forget(self) -> None:
+        self.log.append(f"forget {self.name}")
+
+
 async def learn(training: Training, records: list[tuple[int, TrainingEvent]]) -> Learned:
-    learned = await training.learn(records, [])
-    assert learned is not None
-    return learned
+    return await training.learn(records, NoReceipt())
 
 
 def sample(name: str, labels: dict[str, str] | None = None) -> float:
@@ -61,11 +72,11 @@ async def test_a_new_learner_resumes_without_relearning(
     served = await bootstrap(store, untrained())
     first = Training(store, settings, served)
     await score(store, "a", "b", "c")
-    acked: list[int] = []
-    await first.learn([(0, label("a")), (1, label("b"))], [lambda: acked.append(0)])
-    assert acked == []  # not acknowledged before a snapshot holds it
+    done: list[str] = []
+    await first.learn([(0, label("a")), (1, label("b"))], Tally(done, "ab"))
+    assert done == []  # not acknowledged before a snapshot holds it
     await first.flush()
-    assert acked == [0] and served.version == 1
+    assert done == ["ack ab"] and served.version == 1
 
     # The process dies after learning offset 2 but before its snapshot.
     await learn(first, [(2, label("c"))])
@@ -138,12 +149,12 @@ async def test_a_snapshot_refused_by_compare_and_set_is_counted_and_resolved(
     monkeypatch.setattr(store, "join", join_while_another_writes)
     model = {"model": "logistic-regression"}
     before = sample("eddy_snapshot_conflicts_total", model)
-    acked: list[int] = []
-    await old.learn([(1, label("b"))], [lambda: acked.append(1)])
+    done: list[str] = []
+    await old.learn([(1, label("b"))], Tally(done, "b"))
     assert sample("eddy_snapshot_conflicts_total", model) == before + 1
-    assert acked == []  # its snapshot was refused: not acknowledged
+    assert done == []  # its snapshot was refused: not acknowledged
     await old.flush()  # resolved: on top of version 2, where b already is
-    assert acked == [1]
+    assert done == ["ack b"]
     head = await store.load_snapshot("logistic-regression")
     assert head is not None and head.version == 3 and head.meta["learned"] == 2
 
@@ -175,17 +186,44 @@ async def test_a_released_learner_acknowledges_its_last_snapshot_and_stops(
     owns = True
     training = Training(store, settings, await bootstrap(store, untrained()), lambda: owns)
     await score(store, "a")
-    acked: list[int] = []
-    await training.learn([(0, label("a"))], [lambda: acked.append(0)])
+    done: list[str] = []
+    await training.learn([(0, label("a"))], Tally(done, "a"))
     owns = False  # the consumer is giving the partition up
     await training.release()
-    assert acked == [0]
+    assert done == ["ack a"]
     head = await store.load_snapshot("logistic-regression")
     assert head is not None and head.meta["learned"] == 1
-    # A batch still waiting for the lock is left for the next owner.
-    assert await training.learn([(1, label("b"))], []) is None
+    # A batch still waiting for the lock is given back for the next owner.
+    assert (await training.learn([(1, label("b"))], Tally(done, "b"))).outcomes == {}
+    assert done == ["ack a", "forget b"]
     assert training.learner is None
     assert (await training.flush()).outcomes == {}
+
+
+async def test_a_learner_revoked_while_it_learns_gives_its_records_back_unwritten(
+    store: Store, make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The revocation's bound passed before ``release`` got the lock: the batch
+    # in hand is learned, but neither written nor acknowledged afterwards.
+    settings = make_settings(snapshot_interval_seconds=0.001)
+    owns = True
+    training = Training(store, settings, await bootstrap(store, untrained()), lambda: owns)
+    await score(store, "a", "b")
+    done: list[str] = []
+    await training.learn([(0, label("a"))], Tally(done, "a"))  # version 1
+    join = store.join
+
+    async def revoked_meanwhile(claims: list[tuple[str, int]], ttl: int) -> object:
+        nonlocal owns
+        owns = False
+        return await join(claims, ttl)
+
+    monkeypatch.setattr(store, "join", revoked_meanwhile)
+    await training.learn([(1, label("b"))], Tally(done, "b"))
+    assert done == ["ack a", "forget b"]
+    head = await store.head_meta("logistic-regression")
+    assert head is not None and head["version"] == 1 and head["learned"] == 1
+    assert training.learner is None
 
 
 async def test_a_redis_emptied_gets_the_learners_model_back_as_the_next_version(
@@ -212,6 +250,31 @@ async def test_a_redis_emptied_gets_the_learners_model_back_as_the_next_version(
     assert learned.outcomes == {Outcome.JOINED: 1}
     assert training.learner is not None
     assert [w.event.event_id for w in training.learner.state.waiting] == ["a"]
+
+
+async def test_a_lost_line_of_versions_is_followed_by_every_process(
+    store: Store, make_settings: Callable[..., Settings]
+) -> None:
+    # Redis lost its data while no learner held the model: the learner that
+    # comes next starts a new line from version 0, which every prediction
+    # must name from then on.
+    settings = make_settings(snapshot_interval_seconds=60)
+    training = Training(store, settings, await bootstrap(store, untrained()))
+    for i in range(3):
+        await score(store, f"e{i}")
+        await learn(training, [(i, label(f"e{i}"))])
+        await training.flush()
+    scorer = await bootstrap(store, untrained())
+    assert scorer.version == 3
+    client = redis.Redis.from_url(REDIS_URL)
+    client.delete(*client.scan_iter(f"{store._prefix}:*", count=1000))
+    client.close()
+    newcomer = Training(store, settings, await bootstrap(store, untrained()))
+    await score(store, "f")
+    await learn(newcomer, [(0, label("f"))])
+    await newcomer.flush()  # versions 0 and 1 of the new line
+    assert await refresh(store, scorer) and scorer.version == 1
+    assert not await refresh(store, scorer)
 
 
 async def test_a_snapshot_that_does_not_load_is_refused_and_the_version_in_hand_kept(

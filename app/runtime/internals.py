@@ -50,6 +50,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
@@ -118,7 +119,11 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
     topics a fetch at a time, and settles before every revocation."""
 
     def _new_consumer_thread(self) -> BatchConsumerThread:
-        return BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
+        thread = BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
+        # mode waits 60 s for the thread to stop; aiokafka's leaving the
+        # group waits that long when the broker is gone, and the stop with it.
+        thread.shutdown_timeout = self.app.stop_timeout
+        return thread
 
     async def subscribe(self, topics: Iterable[str]) -> None:
         names = set(topics)
@@ -329,7 +334,10 @@ class BatchApp(faust.App):  # type: ignore[misc]
                 left,
                 within,
             )
-        await consumer.commit()
+        try:  # a broker that does not answer must not hold the stop either
+            await asyncio.wait_for(consumer.commit(), max(deadline - time.monotonic(), 1.0))
+        except TimeoutError:
+            log.warning("offsets not committed in %.1f s: what was handled is read again", within)
 
     async def on_stop(self) -> None:
         consumer = self._consumer
@@ -383,6 +391,21 @@ def forget(app: Any, messages: Iterable[Any]) -> None:
     unacked = cast(Any, app.consumer)._unacked_messages
     for message in messages:
         unacked.discard(message)
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A fetch's messages, tracked: acknowledged once what they taught is
+    safe, or given back unhandled."""
+
+    app: Any
+    messages: Sequence[Any]
+
+    def ack(self) -> None:
+        ack(self.app, self.messages)
+
+    def forget(self) -> None:
+        forget(self.app, self.messages)
 
 
 _positions: dict[tuple[str, int], int] = {}
