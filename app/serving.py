@@ -20,9 +20,12 @@ class ServedModel:
     refused: int = -1
     """The newest version that did not load (not tried again)."""
 
-    def swap(self, model: OnlineModel, version: int, created_at: float) -> bool:
-        """Serve ``version`` if it is newer than the current one."""
-        if version <= self.version:
+    def swap(
+        self, model: OnlineModel, version: int, created_at: float, *, reset: bool = False
+    ) -> bool:
+        """Serve ``version`` if it is newer than the current one (or, with
+        ``reset``, if it is another one: a new line of versions)."""
+        if version <= self.version and not (reset and version != self.version):
             return False
         self.model, self.version, self.created_at = model, version, created_at
         return True
