@@ -24,7 +24,7 @@ async def forward_labels(stream):  # type: ignore[no-untyped-def]
         records = messages(events)
         routed = await guarded(partial(route, records), records, settings)
         batch = RoutedLabels(dead_letters=routed.letters) if isinstance(routed, Failed) else routed
-        await in_flight.add(deliver(batch, records), partial(done, events))
+        await in_flight.add(deliver(batch), partial(done, events))
 
 
 async def route(records: list[Message]) -> RoutedLabels:
@@ -32,15 +32,15 @@ async def route(records: list[Message]) -> RoutedLabels:
     return route_labels(records, served.model, settings, datetime.now(UTC))
 
 
-async def deliver(batch: RoutedLabels, records: list[Message]) -> RoutedLabels:
-    """The batch's outputs; if they keep failing, its records' dead letters instead."""
-    failed = await delivered(partial(outputs, batch), records, settings, topics.dead_letter)
-    return batch if failed is None else RoutedLabels(dead_letters=failed.letters)
-
-
-async def outputs(batch: RoutedLabels) -> None:
-    await publish(topics.training, ((t.event_id, t) for t in batch.training))
+async def deliver(batch: RoutedLabels) -> RoutedLabels:
+    """The batch's outputs: training records that cannot be published are
+    dead-lettered instead."""
+    forward = partial(publish, topics.training, [(t.event_id, t) for t in batch.training])
+    failed = await delivered(forward, batch.routed, settings, topics.dead_letter)
     await publish(topics.dead_letter, ((d.key, d) for d in batch.dead_letters))
+    if failed is None:
+        return batch
+    return RoutedLabels(dead_letters=batch.dead_letters + failed.letters)
 
 
 def done(events: list[Any], batch: RoutedLabels) -> None:

@@ -30,38 +30,40 @@ async def score_features(stream):  # type: ignore[no-untyped-def]
         # The next fetch is scored while this one's Redis write and broker
         # round trip are under way: awaiting them here made the agent's pace
         # a round trip per fetch, and fetches queued behind it.
-        await in_flight.add(deliver(batch, records, received), partial(done, events, received))
+        await in_flight.add(deliver(batch, received), partial(done, events, received))
 
 
 async def score(records: list[Message]) -> ScoredBatch:
     return score_batch(records, await runtime.served(), settings, datetime.now(UTC))
 
 
-async def deliver(batch: ScoredBatch, records: list[Message], received: float) -> ScoredBatch:
-    """The batch's outputs; if they keep failing, its records' dead letters instead."""
-    failed = await delivered(
-        partial(outputs, batch, received), records, settings, topics.dead_letter
-    )
-    return batch if failed is None else ScoredBatch(dead_letters=failed.letters)
-
-
-async def outputs(batch: ScoredBatch, received: float) -> None:
+async def deliver(batch: ScoredBatch, received: float) -> ScoredBatch:
+    """The batch's outputs, each guarded on its own: predictions that cannot
+    be published are dead-lettered instead; features that cannot be stored
+    only cost their labels (which then count unknown)."""
     # The features go to Redis while the predictions go to the broker: one
     # after the other, each prediction waited for the Redis round trip and
     # its turns of the event loop (p50 5.5 ms of 21 at 2,000 events/s). A
     # label that reaches the learner before its features waits for them
     # (EDDY_LABEL_WAIT_SECONDS); the batch is acknowledged once all are done.
-    await asyncio.gather(
-        persist(
-            runtime.store.put_pending,
-            batch.pending,
-            settings.pending_ttl_seconds,
-            batch.counts,
-            window_for(settings, received),
-        ),
-        publish(topics.predictions, ((p.event_id, p) for p in batch.predictions)),
+    window = window_for(settings, received)
+    store = partial(
+        persist,
+        runtime.store.put_pending,
+        batch.pending,
+        settings.pending_ttl_seconds,
+        batch.counts,
+        window,
+    )
+    predict = partial(publish, topics.predictions, [(p.event_id, p) for p in batch.predictions])
+    _, failed, _ = await asyncio.gather(
+        guarded(store, batch.scored, settings),
+        delivered(predict, batch.scored, settings, topics.dead_letter),
         publish(topics.dead_letter, ((d.key, d) for d in batch.dead_letters)),
     )
+    if failed is None:
+        return batch
+    return ScoredBatch(dead_letters=batch.dead_letters + failed.letters)
 
 
 def done(events: list[Any], received: float, batch: ScoredBatch) -> None:

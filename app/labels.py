@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 class RoutedLabels:
     training: list[TrainingEvent] = field(default_factory=list)
     dead_letters: list[DeadLetterEvent] = field(default_factory=list)
+    routed: list[Message] = field(default_factory=list)
+    """The records behind the training records, in their order."""
 
 
 def route_labels(
@@ -39,6 +41,7 @@ def route_labels(
         except InvalidEvent as exc:
             out.dead_letters.append(dead_letter(message, exc, now, settings.max_payload_bytes))
             continue
+        out.routed.append(message)
         out.training.append(
             TrainingEvent(event_id=label.event_id, label=label.label, label_at=message.timestamp)
         )

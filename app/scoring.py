@@ -32,6 +32,8 @@ class ScoredBatch:
     pending: list[tuple[str, bytes]] = field(default_factory=list)
     """``(event id, pending record)`` to store before predictions go out."""
     dead_letters: list[DeadLetterEvent] = field(default_factory=list)
+    scored: list[Message] = field(default_factory=list)
+    """The records behind the predictions, in their order."""
     counts: dict[str, Counter[str]] = field(default_factory=dict)
     """Drift histograms of this batch: per feature, and of the predictions."""
 
@@ -86,6 +88,7 @@ def score_batch(
                 scored_at=now,
             )
         )
+        out.scored.append(message)
         out.pending.append(
             (event.event_id, pending.encode(event.features, prediction, version, scored_at))
         )
