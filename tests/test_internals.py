@@ -37,6 +37,11 @@ UPSTREAM_SOURCES = {
     faust_consumer.Consumer.wait_empty: (
         "e4662fe24f094819add590b2d75f233840e77823b432aea6504539768572102f"
     ),
+    # ``settle`` does its steps (stop the flow, wait, commit) before this
+    # runs, with ``stream_wait_empty`` off so that it does not wait again.
+    faust.App._on_partitions_revoked: (
+        "d5c895bbe57dc73ae4d7f762f6fdc9fdd3abd02f9e05863ccfd8034082e5682f"
+    ),
 }
 
 # Private (or undocumented) attributes read or written by the module.
@@ -55,6 +60,9 @@ ATTRIBUTES: list[tuple[Any, str]] = [
     (faust.App, "_consumer"),
     (faust.App, "consumer_generation_id"),
     (faust.Channel, "queue"),
+    (faust.App, "rebalancing"),
+    (faust_aiokafka.Consumer, "unacked"),
+    (faust_aiokafka.AIOKafkaConsumerThread, "shutdown_timeout"),
     (ClusterMetadata, "partitions_for_topic"),
     (ClusterMetadata, "available_partitions_for_topic"),
 ]
@@ -101,6 +109,20 @@ def test_a_service_runs_its_own_stop_hook_before_stopping_its_children() -> None
     # ``BatchApp.on_stop`` settles in-flight work while the agents still run.
     source = inspect.getsource(mode.Service.stop)
     assert source.index("self.on_stop()") < source.index("self._stop_children()")
+
+
+async def test_a_stopping_thread_is_waited_for_at_most_its_shutdown_timeout() -> None:
+    # The consumer thread's bound comes from ``shutdown_timeout`` (60 s by
+    # default): with the broker gone, aiokafka's leaving waits that long.
+    source = inspect.getsource(mode.Service.stop)
+    assert "self._shutdown.wait(), self.shutdown_timeout" in source
+    assert faust_aiokafka.AIOKafkaConsumerThread.wait_for_shutdown is True
+    app = create_app(Settings(stop_timeout_seconds=4))
+    thread = app.consumer._thread
+    try:
+        assert thread.shutdown_timeout == 4
+    finally:
+        thread.thread_loop.close()  # made with the (never started) thread
 
 
 async def test_the_aiokafka_consumer_gets_the_worker_settings() -> None:
