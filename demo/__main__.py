@@ -210,8 +210,8 @@ async def run(args: argparse.Namespace) -> int:
         await consumer.seek_to_end()
         reader = asyncio.create_task(read_predictions(consumer, progress))
         reporter = asyncio.create_task(report(progress, learning, now))
-        metrics_url = f"http://127.0.0.1:{settings.web_port}/metrics"
-        sampler = asyncio.create_task(dashboard.record(recorder, metrics_url, 1.0))
+        worker = args.worker or f"http://127.0.0.1:{settings.web_port}"
+        sampler = asyncio.create_task(dashboard.record(recorder, f"{worker}/metrics", 1.0))
         print(f"--- streaming {args.rate:.0f} messages/s to {settings.topic_features}")
         await send(producer, settings, events, args.rate, progress, now, args.delay)
         now[0], progress.sending = "draining", False
@@ -223,7 +223,7 @@ async def run(args: argparse.Namespace) -> int:
         path = dashboard.write(recorder, args.dashboard)
         print(
             f"--- the dashboard's plots: {path.resolve()} (open it in a browser); "
-            f"live: {metrics_url}, drift: http://127.0.0.1:{settings.web_port}/drift"
+            f"live: {worker}/metrics, drift: {worker}/drift"
         )
         failures = verdict(progress, learning)
         if failures:
@@ -256,6 +256,10 @@ def main() -> None:
     )
     parser.add_argument(
         "--dashboard", type=Path, default=Path("reports/dashboard.html"), help="report to write"
+    )
+    parser.add_argument(
+        "--worker",
+        help="the worker's HTTP address, for its metrics (default: this host, EDDY_WEB_PORT)",
     )
     raise SystemExit(asyncio.run(run(parser.parse_args())))
 

@@ -73,5 +73,14 @@ def test_the_image_holds_every_package_the_project_installs() -> None:
 def test_the_demo_waits_for_a_ready_worker_and_stops_it_in_time() -> None:
     services = compose()["services"]
     assert services["demo"]["depends_on"]["worker"]["condition"] == "service_healthy"
+    # In its own container the demo reaches the worker by its service name,
+    # and writes its report where the image's user may write.
+    command = services["demo"]["command"]
+    port = services["worker"]["environment"]["EDDY_WEB_PORT"]
+    assert command[command.index("--worker") + 1] == f"http://worker:{port}"
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    [home] = re.findall(r"useradd .*--home-dir (\S+)", dockerfile)
+    assert command[command.index("--dashboard") + 1].startswith(home + "/")
+    assert re.search(r"^USER eddy$", dockerfile, re.M)
     grace = int(services["worker"]["stop_grace_period"].rstrip("s"))
     assert grace > Settings().stop_timeout_seconds + 5
