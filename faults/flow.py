@@ -13,7 +13,7 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Self, TypeVar
@@ -26,26 +26,16 @@ from app.settings import Settings
 from app.store import Store
 from demo.stream import qa_events, sea_drift
 from faults.runner import Context, Endpoints, Report
-from tests.harness import Worker, free_port
+from tests.harness import Worker, free_port, poll
 
 T = TypeVar("T")
 Record = tuple[str, str | None, bytes | None, int | None]
 """``(topic, key, value, partition)``: partition None lets the key choose."""
 
 
-async def settle(
-    probe: Callable[[], Awaitable[T | None]], within: float, every: float = 0.25
-) -> T | None:
-    """Poll ``probe`` until it returns something truthy; None after ``within``
-    seconds (the caller's checks then say what did not happen)."""
-    deadline = time.monotonic() + within
-    while True:
-        result = await probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            return None
-        await asyncio.sleep(every)
+settle = poll
+"""Poll until truthy, None after ``within`` s: the caller's checks then say
+what did not happen (``tests.harness.eventually`` would raise instead)."""
 
 
 class Run:

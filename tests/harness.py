@@ -124,18 +124,28 @@ class Worker:
         return "\n".join(text.splitlines()[-lines:])
 
 
-async def eventually(
-    what: str, probe: Callable[[], Awaitable[T | None]], within: float, every: float = 0.2
-) -> T:
-    """Poll ``probe`` until it returns something truthy; fail after ``within`` seconds."""
+async def poll(
+    probe: Callable[[], Awaitable[T | None]], within: float, every: float = 0.2
+) -> T | None:
+    """Poll ``probe`` until it returns something truthy; None after ``within`` seconds."""
     deadline = time.monotonic() + within
     while True:
         result = await probe()
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:.0f} s waiting for {what}")
+            return None
         await asyncio.sleep(every)
+
+
+async def eventually(
+    what: str, probe: Callable[[], Awaitable[T | None]], within: float, every: float = 0.2
+) -> T:
+    """Poll ``probe`` until it returns something truthy; fail after ``within`` seconds."""
+    result = await poll(probe, within, every)
+    if not result:
+        raise AssertionError(f"timed out after {within:.0f} s waiting for {what}")
+    return result
 
 
 async def wait_assigned(

@@ -93,7 +93,8 @@ async def test_a_signal_mid_stream_stops_within_seconds_and_loses_nothing(
     assert isinstance(outcomes, dict)
     print(f"after the restart: {duplicates} duplicate predictions, outcomes {outcomes}")
     assert len(per_event) == n
-    assert meta["learned"] == n and outcomes["joined"] == n  # none lost, none twice
+    # Every label joined once (its claim) and learned once: none lost, none twice.
+    assert meta["learned"] == n and outcomes["joined"] == n and await claims(store) == n
     assert duplicates == 0  # the stop settled what was in flight: nothing is read again
     assert successor.alive()
 
@@ -112,7 +113,9 @@ async def test_a_hand_over_learns_every_waiting_label_exactly_once(
         for _ in range(2)
     )
     await wait_assigned([scorer, first, standby], {base.topic_features: 4, base.topic_training: 1})
-    owner, other = (first, standby) if (first.status() or {}).get("learner") else (standby, first)
+    holds = base.topic_training in ((first.status() or {}).get("partitions") or {})
+    owner, other = (first, standby) if holds else (standby, first)
+    assert base.topic_training not in ((other.status() or {}).get("partitions") or {})
     await owner.wait_ready()
 
     # Labels come first: their features are not scored yet, so they wait.
@@ -144,6 +147,7 @@ async def test_a_hand_over_learns_every_waiting_label_exactly_once(
     outcomes = meta["outcomes"]
     assert isinstance(outcomes, dict)
     assert meta["learned"] == 500 and outcomes["joined"] == 500 and meta["waiting"] == 0
+    assert await claims(store) == 500
     assert outcomes["unknown"] == outcomes["overflow"] == 0
 
 
@@ -182,3 +186,39 @@ async def test_a_topic_created_after_the_worker_joined_is_assigned_within_second
     print(f"a topic created after the worker joined was assigned {seconds:.1f} s later")
     assert seconds < 20
     assert worker.alive()
+
+
+async def claims(store: Store) -> int:
+    """Events claimed by a label: each joined once, whoever learned it."""
+    return len([k async for k in store._redis.scan_iter(store._key("claim", "*"), count=1000)])
+
+
+async def test_two_learners_at_once_learn_every_label_exactly_once(
+    make_settings: Callable[..., Settings], spawn: Callable[[Settings], Worker], store: Store
+) -> None:
+    # The misconfiguration the README warns about, and what a stale owner
+    # looks like: two processes own a training partition at once (an `all`
+    # process in one group, a learner in the other) and keep writing on top
+    # of each other. Each conflict must make one learn again, on the other's
+    # version, what it had not written, and nothing twice.
+    settings = make_settings(kafka_session_timeout_seconds=6)
+    both = spawn(settings)
+    learner = spawn(
+        settings.model_copy(update={"role": "learner", "web_port": make_settings().web_port})
+    )
+    await wait_assigned([both, learner], {settings.topic_features: 4, settings.topic_training: 1})
+    n = 6000
+    events = list(qa_events(sea_drift(n, seed=9), 50, "two"))
+    await produce(settings.kafka_bootstrap, as_records(events, settings), rate=3000)
+    meta = await eventually("every label learned", lambda: head_learned(store, settings, n), 90)
+    outcomes = meta["outcomes"]
+    assert isinstance(outcomes, dict)
+    print(f"two learners: {meta['version']} versions, outcomes {outcomes}")
+    assert meta["learned"] == n and outcomes["joined"] == n and await claims(store) == n
+    versions = await store.versions(settings.model)
+    learned_counts = [v["learned"] for v in versions]
+    assert learned_counts == sorted(learned_counts)  # one line, never a fork
+    # And they did get in each other's way: one learned again on top of the
+    # other's version, or had a snapshot refused.
+    logs = both.tail(5000) + learner.tail(5000)
+    assert "again on top of version" in logs or "not written, Redis holds" in logs
