@@ -5,17 +5,12 @@
 # (try --help). Exits non-zero, with the reason, if the worker did not get
 # ready, or did not predict every event and learn every label.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-scripts/setup.sh
-scripts/stack.sh start
+source "$(dirname "$0")/up.sh"
 
 # The demo's own consumer group and Redis keys, cleared at each run: every run
 # starts from an untrained model.
 export EDDY_APP_ID=${EDDY_APP_ID:-eddy-demo}
 export EDDY_REDIS_PREFIX=${EDDY_REDIS_PREFIX:-eddy-demo}
-export EDDY_KAFKA_BOOTSTRAP=${EDDY_KAFKA_BOOTSTRAP:-127.0.0.1:${STACK_KAFKA_PORT:-9092}}
-export EDDY_REDIS_URL=${EDDY_REDIS_URL:-redis://127.0.0.1:${STACK_REDIS_PORT:-6379}/0}
 port=${EDDY_WEB_PORT:-6066}
 base="http://127.0.0.1:$port"
 log=${STACK_DIR:-.stack}/worker.log

@@ -5,12 +5,7 @@
 # own; the others use the shared stack (started here if it is not running).
 # Arguments go to `python -m faults`: --help, --only NAME[,NAME], --quick, --seed N.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-scripts/setup.sh
-scripts/stack.sh start
-export EDDY_KAFKA_BOOTSTRAP=${EDDY_KAFKA_BOOTSTRAP:-127.0.0.1:${STACK_KAFKA_PORT:-9092}}
-export EDDY_REDIS_URL=${EDDY_REDIS_URL:-redis://127.0.0.1:${STACK_REDIS_PORT:-6379}/0}
+source "$(dirname "$0")/up.sh"
 # The summary names the command that made it.
 export FAULTS_COMMAND="scripts/faults.sh${*:+ $*}"
 exec .venv/bin/python -m faults "$@"
