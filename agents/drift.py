@@ -36,15 +36,24 @@ async def announce(
 ) -> None:
     """Every drift event: logged, published to the drift topic, counted."""
     for e in events:
-        log.warning(
-            "drift: %s %s (%s %s, window %s to %s)",
-            e.kind,
-            e.subject,
-            e.detector,
-            e.statistic,
-            e.window_start,
-            e.window_end,
-        )
+        if e.kind == "error":
+            log.warning(
+                "drift in the error stream (%s, labels %d to %d)",
+                e.detector,
+                e.window_start,
+                e.window_end,
+            )
+        else:
+            log.warning(
+                "drift in %s %s (%s %.3g over %.3g, window %s to %s)",
+                e.kind,
+                e.subject,
+                e.detector,
+                e.statistic,
+                e.threshold,
+                e.window_start,
+                e.window_end,
+            )
     await publish(topics.drift, ((e.subject, e) for e in events))
     telemetry.record_drift(events, statistics or {})
 
