@@ -29,10 +29,9 @@ PY
 }
 
 worker=""
-stop_worker() {
+stop_worker() {  # quietly: the demo's own last line is the one to read
   if [ -n "$worker" ] && kill -0 "$worker" 2>/dev/null; then
     kill "$worker"; wait "$worker" 2>/dev/null || true
-    echo "[demo] worker stopped"
   fi
 }
 trap stop_worker EXIT
@@ -61,8 +60,8 @@ until get "$base/ready"; do
   sleep 0.2
 done
 echo "[demo] worker ready in $((SECONDS - began)) s: $base/ready, $base/status"
+echo "[demo] the worker stops with the demo; Kafka and Redis keep running (scripts/stack.sh stop)"
 if ! .venv/bin/python -m demo "$@"; then
   [ -z "$worker" ] || echo "[demo] the worker's log: $log" >&2
   exit 1
 fi
-echo "[demo] done. Kafka and Redis still run: scripts/stack.sh stop stops them."

@@ -54,8 +54,14 @@ fetch_kafka() {
   command -v java >/dev/null || die "Java 17 is needed to run Kafka"
   log "fetching Kafka $version jars with Maven"
   rm -rf "$kafka_dir/libs"
-  mvn -q -B -f "$root/stack/pom.xml" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$kafka_dir/libs" -Dkafka.version="$version"
+  mkdir -p "$kafka_dir/logs"
+  # Maven's output (colour codes even when quiet) goes to a log, shown if it fails.
+  if ! mvn -q -B -f "$root/stack/pom.xml" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$kafka_dir/libs" -Dkafka.version="$version" \
+    >"$kafka_dir/logs/maven.log" 2>&1; then
+    tail -n 30 "$kafka_dir/logs/maven.log" >&2
+    die "Maven could not fetch Kafka $version"
+  fi
   echo "$version" >"$marker"
 }
 
