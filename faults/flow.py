@@ -38,6 +38,19 @@ settle = poll
 what did not happen (``tests.harness.eventually`` would raise instead)."""
 
 
+async def ready(worker: Worker, within: float = 90) -> bool:
+    """Until ``/ready`` says 200 (False if it never does, or the worker dies)."""
+
+    async def probe() -> bool:
+        return not worker.alive() or bool((worker.ready() or {}).get("ready"))
+
+    return bool(await settle(probe, within)) and worker.alive()
+
+
+class NotReady(Exception):
+    """A scenario's worker never got ready: the scenario cannot go on."""
+
+
 class Run:
     """One scenario's names (group, topics, Redis prefix), its worker
     processes, and its clean-up: workers stopped, and on the shared stack
@@ -79,6 +92,15 @@ class Run:
         assert worker.proc is not None
         self.report.say(f"worker {worker.proc.pid} ({settings.role}) started: {worker.log_path}")
         return worker
+
+    async def ready_worker(self, **overrides: Any) -> tuple[Settings, Worker]:
+        """A worker of this run with these settings, started and ready; if it
+        never gets ready, a failed check, and the scenario stops."""
+        settings = self.settings(**overrides)
+        worker = self.start(settings)
+        if not self.report.check("the worker is ready", await ready(worker)):
+            raise NotReady(worker.tail(5))
+        return settings, worker
 
     async def end(self, worker: Worker, sig: signal.Signals) -> float:
         """Send ``sig`` to a worker; the seconds until it exited."""

@@ -15,7 +15,6 @@ from typing import Any
 
 from demo.stream import qa_events, sea_drift
 from faults.flow import Predictions, Record, Run, Tap, send, settle
-from faults.lifecycle import ready
 from faults.runner import Context, Report
 from schemas import DeadLetterReason as R
 
@@ -232,11 +231,8 @@ async def fuzz(context: Context, report: Report) -> None:
         "events and their labels"
     )
     async with Run(context, report, context.shared) as run:
-        settings = run.settings()
+        settings, worker = await run.ready_worker()
         limits = Limits(settings.max_payload_bytes, settings.max_event_features)
-        worker = run.start(settings)
-        if not report.check("the worker is ready", await ready(worker)):
-            return
         topics = {"features": settings.topic_features, "labels": settings.topic_labels}
         good: list[Record] = [
             (topics[kind], e["event_id"], json.dumps(e).encode(), None)

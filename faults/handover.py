@@ -9,8 +9,7 @@ import json
 import signal
 from typing import Any
 
-from faults.flow import Run, send, settle
-from faults.lifecycle import ready
+from faults.flow import Run, ready, send, settle
 from faults.runner import Context, Report
 from tests.harness import Worker
 

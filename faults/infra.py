@@ -9,7 +9,6 @@ import signal
 import time
 
 from faults.flow import Predictions, Run, Stream, Tally, finish
-from faults.lifecycle import ready
 from faults.runner import Context, Report
 from faults.stack import OwnStack
 
@@ -37,10 +36,7 @@ async def redis_frozen(context: Context, report: Report) -> None:
         f"{frozen:.0f} s after {LEAD_SECONDS:.0f} s, then SIGCONT"
     )
     async with OwnStack(context, report) as stack, Run(context, report, stack.endpoints) as run:
-        settings = run.settings()
-        worker = run.start(settings)
-        if not report.check("the worker is ready", await ready(worker)):
-            return
+        settings, worker = await run.ready_worker()
         stream = Stream(settings, n, context.seed)
         async with Predictions(settings) as predictions:
             sending = asyncio.create_task(stream.send(rate))
@@ -81,10 +77,7 @@ async def redis_restarted(context: Context, report: Report) -> None:
     )
     async with OwnStack(context, report) as stack, Run(context, report, stack.endpoints) as run:
         # Labels whose features went with Redis wait this long, then count unknown.
-        settings = run.settings(label_wait_seconds=5)
-        worker = run.start(settings)
-        if not report.check("the worker is ready", await ready(worker)):
-            return
+        settings, worker = await run.ready_worker(label_wait_seconds=5)
         stream = Stream(settings, n, context.seed)
         async with Predictions(settings) as predictions:
             sending = asyncio.create_task(stream.send(rate))
@@ -132,10 +125,7 @@ async def broker_killed(context: Context, report: Report) -> None:
         f"{LEAD_SECONDS:.0f} s, started again {down:.0f} s later"
     )
     async with OwnStack(context, report) as stack, Run(context, report, stack.endpoints) as run:
-        settings = run.settings()
-        worker = run.start(settings)
-        if not report.check("the worker is ready", await ready(worker)):
-            return
+        settings, worker = await run.ready_worker()
         stream = Stream(settings, n, context.seed)
         async with Predictions(settings) as predictions:
             sending = asyncio.create_task(stream.send(rate))

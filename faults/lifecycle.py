@@ -13,21 +13,22 @@ from functools import partial
 from typing import Any
 
 from demo.stream import phishing, qa_events
-from faults.flow import Predictions, Run, Stream, finish, owns_training, send, settle, topics
+from faults.flow import (
+    Predictions,
+    Run,
+    Stream,
+    finish,
+    owns_training,
+    ready,
+    send,
+    settle,
+    topics,
+)
 from faults.runner import Context, Report
 from faults.stack import OwnStack
 from tests.harness import Worker
 
 PHISHING = 1250
-
-
-async def ready(worker: Worker, within: float = 90) -> bool:
-    """Until ``/ready`` says 200 (False if it never does, or the worker dies)."""
-
-    async def probe() -> bool:
-        return not worker.alive() or bool((worker.ready() or {}).get("ready"))
-
-    return bool(await settle(probe, within)) and worker.alive()
 
 
 async def new_broker(context: Context, report: Report) -> None:
@@ -88,10 +89,7 @@ async def sigterm(context: Context, report: Report) -> None:
         "then a new worker"
     )
     async with Run(context, report, context.shared) as run:
-        settings = run.settings()
-        worker = run.start(settings)
-        if not report.check("the worker is ready", await ready(worker)):
-            return
+        settings, worker = await run.ready_worker()
         stream = Stream(settings, n, context.seed)
         async with Predictions(settings) as predictions:
             sending = asyncio.create_task(stream.send(rate))
@@ -133,10 +131,7 @@ async def sigkill(context: Context, report: Report) -> None:
         "seeded random moment after the worker wrote a version; a restart after each"
     )
     async with Run(context, report, context.shared) as run:
-        settings = run.settings()
-        worker = run.start(settings)
-        if not report.check("the worker is ready", await ready(worker)):
-            return
+        settings, worker = await run.ready_worker()
         stream = Stream(settings, int(rate * 600), context.seed)
         heads: list[tuple[float, int]] = []
 

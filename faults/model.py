@@ -19,7 +19,6 @@ from app.model import OnlineModel
 from app.settings import ModelName
 from demo.stream import Sample, qa_events
 from faults.flow import Predictions, Run, Stream, metric, rss_mib, send, settle
-from faults.lifecycle import ready
 from faults.runner import Context, Report
 from tests.harness import Worker
 
@@ -91,10 +90,7 @@ async def vocabulary(context: Context, report: Report) -> None:
         f"{snapshot_bound:,} B, RSS growth bound {rss_bound:.1f} MiB"
     )
     async with Run(context, report, context.shared) as run:
-        settings = run.settings(max_features=cap)
-        worker = run.start(settings)
-        if not report.check("the worker is ready", await ready(worker)):
-            return
+        settings, worker = await run.ready_worker(max_features=cap)
         samples = new_names(rng, n)
         idle = rss_mib(worker)
         await send_samples(settings, samples[:warm], "w", rate)
@@ -182,10 +178,7 @@ async def bad_snapshot(context: Context, report: Report) -> None:
         f"(Store.save_snapshot on top of the head); then {n:,} more events"
     )
     async with Run(context, report, context.shared) as run:
-        settings = run.settings()
-        worker = run.start(settings)
-        if not report.check("the worker is ready", await ready(worker)):
-            return
+        settings, worker = await run.ready_worker()
         async with Predictions(settings) as predictions:
             first = Stream(settings, n, context.seed, prefix="a")
             await first.send(rate)
