@@ -1,15 +1,19 @@
-"""refresh_model: every process serves the newest version within
-``model_refresh_interval_seconds``; watch_learner: the learner's heartbeat,
-and every process's view of whether anyone learns."""
+"""follow_versions: every process loads each new version as it is
+announced (``refresh_model`` checks the head as well, every
+``model_refresh_interval_seconds``, for what a lost connection missed);
+watch_learner: the learner's heartbeat, and every process's view of
+whether anyone learns."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
 from app import metrics, telemetry
 from app.errors import StoreUnavailable
 from app.runtime.readiness import HEARTBEAT_SECONDS, HEARTBEAT_TTL_SECONDS, LearnerWatch
+from app.serving import ServedModel
 from app.streams import app, runtime, settings
 from app.training import refresh
 
@@ -17,9 +21,27 @@ log = logging.getLogger(__name__)
 watch = LearnerWatch()
 
 
+@app.task
+async def follow_versions() -> None:
+    """Load each version as the learner announces it."""
+    served = await runtime.served()
+    while True:
+        try:
+            async for version in runtime.store.announced(served.model.name):
+                # None: (re)subscribed, and what was announced before unheard.
+                if version is None or version > served.version:
+                    await refresh_now(served)
+        except StoreUnavailable as exc:
+            log.warning("model announcements lost, subscribing again: %s", exc)
+            await asyncio.sleep(1.0)
+
+
 @app.timer(settings.model_refresh_interval_seconds)
 async def refresh_model() -> None:
-    served = await runtime.served()
+    await refresh_now(await runtime.served())
+
+
+async def refresh_now(served: ServedModel) -> None:
     try:
         if await refresh(runtime.store, served):
             log.info("now serving %s version %d", served.model.name, served.version)

@@ -66,10 +66,13 @@ class Learned:
     """Labels whose learning raised: offset, label, and the error."""
     dropped_features: int = 0
     """Features left out of what was learned: the vocabulary was full."""
+    label_times: list[float] = field(default_factory=list)
+    """When each joined label reached the labels topic."""
 
     def add(self, other: Learned) -> None:
         self.outcomes.update(other.outcomes)
         self.delays.extend(other.delays)
+        self.label_times.extend(other.label_times)
         self.drifts.extend(other.drifts)
         self.failed.extend(other.failed)
         self.dropped_features += other.dropped_features
@@ -107,11 +110,14 @@ class LearnerState:
     waiting: list[Waiting] = field(default_factory=list)
     """Labels whose features were not stored yet when they came."""
 
-    def dumps(self) -> bytes:
-        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+    def dumps(self) -> tuple[bytes, bytes]:
+        """The state and its model, apart: every process loads the model to
+        serve it, only the learner loads the rest (which may hold thousands
+        of waiting labels)."""
+        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL), self.model.dumps()
 
     def __getstate__(self) -> dict[str, Any]:
-        state = {f.name: getattr(self, f.name) for f in fields(self)}
+        state = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
         # Waiting labels as plain tuples: a backlog of 50,000 pickles in 16 ms
         # this way, in 470 ms as pydantic models, and the learner snapshots
         # every half second.
@@ -127,14 +133,19 @@ class LearnerState:
             object.__setattr__(self, name, value)
 
     @staticmethod
-    def loads(blob: bytes) -> LearnerState:
-        """The state in a snapshot, or ``BadSnapshot``."""
+    def loads(blob: bytes, model: bytes | None = None) -> LearnerState:
+        """The state in a snapshot, with its model, or ``BadSnapshot``.
+        (Snapshots written before the model was kept apart hold it inside.)"""
         try:
             state = pickle.loads(blob)
         except Exception as exc:
             raise BadSnapshot(f"unreadable snapshot: {exc!r}") from exc
         if not isinstance(state, LearnerState):
             raise BadSnapshot(f"not a learner snapshot: {type(state).__name__}")
+        if model is not None:
+            state.model = OnlineModel.loads(model)
+        elif not hasattr(state, "model"):
+            raise BadSnapshot("a learner snapshot without its model")
         return state
 
     @classmethod
@@ -157,9 +168,13 @@ class LearnerState:
 
 
 class Learner:
-    def __init__(self, state: LearnerState, version: int) -> None:
+    def __init__(self, state: LearnerState, version: int, origin: int | None = None) -> None:
         self.state = state
         self.version = version
+        """The version its next snapshot goes on top of."""
+        self.origin = version if origin is None else origin
+        """The version its model comes from (older than ``version`` when
+        the newest did not load), learning since: what predictions name."""
         self.dirty = False
         """Learned something not yet in a snapshot."""
 
@@ -263,6 +278,7 @@ class Learner:
         state.quality.update(event.label, record.served)
         state.learned += 1
         result.delays.append(event.label_at - record.scored_at)
+        result.label_times.append(event.label_at)
         window = state.error_drift.update(loss(event.label, record.served))
         if window is not None:
             result.drifts.append(window)

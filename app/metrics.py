@@ -33,9 +33,9 @@ def _gauge(name: str, meaning: str, *labels: str) -> Gauge:
     return Gauge(name, meaning, labels, registry=REGISTRY)
 
 
-def _histogram(name: str, meaning: str, buckets: Sequence[float]) -> Histogram:
-    DECLARED.append((name, "histogram", (), meaning))
-    return Histogram(name, meaning, buckets=buckets, registry=REGISTRY)
+def _histogram(name: str, meaning: str, buckets: Sequence[float], *labels: str) -> Histogram:
+    DECLARED.append((name, "histogram", labels, meaning))
+    return Histogram(name, meaning, labels, buckets=buckets, registry=REGISTRY)
 
 
 events_consumed = _counter("eddy_events_consumed", "Records read, by topic.", "topic")
@@ -74,6 +74,15 @@ label_delay = _histogram(
     "eddy_label_delay_seconds",
     "From scoring an event to its label reaching the labels topic (joined labels).",
     DELAY_BUCKETS,
+)
+SERVED_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5, 5, 10)
+label_served = _histogram(
+    "eddy_label_served_seconds",
+    "From a learned label reaching the labels topic to this process serving a model that "
+    "learned it. path: live (the learner's own process, exact) or snapshot (a process that "
+    "loads versions; spread evenly between each version's first and last label).",
+    SERVED_BUCKETS,
+    "path",
 )
 labels_waiting = _gauge("eddy_labels_waiting", "Labels waiting for their features to be stored.")
 pending_events = _gauge(

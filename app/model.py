@@ -28,7 +28,7 @@ from typing import Any, Literal, cast
 
 from river import base
 
-from app.errors import ModelError
+from app.errors import BadSnapshot, ModelError
 from schemas import FeatureValue, Label
 
 Kind = Literal["classifier", "regressor"]
@@ -123,15 +123,22 @@ class OnlineModel:
         return isinstance(y, int | float) and not isinstance(y, bool)
 
     def copy(self) -> OnlineModel:
-        """An independent copy (to serve while this one keeps learning)."""
+        """An independent copy."""
         return OnlineModel.loads(self.dumps())
 
     def dumps(self) -> bytes:
-        return pickle.dumps((self.name, self.pipeline), protocol=pickle.HIGHEST_PROTOCOL)
+        """The model alone, as serving loads it (vocabulary and cap included)."""
+        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
 
     @classmethod
     def loads(cls, blob: bytes) -> OnlineModel:
+        """A model from ``dumps``, or ``BadSnapshot``."""
         # Snapshots come only from this deployment's own Redis: trust it as you
-        # trust the worker's code.
-        name, pipeline = pickle.loads(blob)
-        return cls(name, pipeline)
+        # trust the worker's code (signing them is the next line of defence).
+        try:
+            model = pickle.loads(blob)
+        except Exception as exc:
+            raise BadSnapshot(f"unreadable model: {exc!r}") from exc
+        if not isinstance(model, OnlineModel):
+            raise BadSnapshot(f"not a model: {type(model).__name__}")
+        return model

@@ -83,6 +83,7 @@ def score_batch(
                 event_id=event.event_id,
                 model=model.name,
                 model_version=version,
+                model_learned=served.learned,
                 prediction=prediction.label,
                 probabilities=None if proba is None else {class_key(k): p for k, p in proba},
                 scored_at=now,

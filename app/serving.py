@@ -10,22 +10,49 @@ from app.model import OnlineModel
 
 @dataclass(slots=True)
 class ServedModel:
-    """The current model of this process. Swapped whole, never mutated: a
-    prediction always names the exact version that made it."""
+    """The current model of this process.
+
+    A process that loads versions from Redis swaps a version in whole and
+    never mutates it. The process that learns serves its learner's own model
+    (``live``): it learns in place between batches of scoring (both on the
+    one event loop, so a batch is scored by one model throughout), and each
+    prediction names the last version written and the labels learned since
+    (``learned``)."""
 
     model: OnlineModel
     version: int
     created_at: float = field(default_factory=time.time)
-    """When the served version was written."""
+    """When the served version was written (live: when it last learned)."""
     refused: int = -1
     """The newest version that did not load (not tried again)."""
+    learned: int = 0
+    """Labels the served model has learned."""
+    live: bool = False
+    """Whether this is the learner's model, learning in place."""
 
     def swap(
-        self, model: OnlineModel, version: int, created_at: float, *, reset: bool = False
+        self,
+        model: OnlineModel,
+        version: int,
+        created_at: float,
+        *,
+        learned: int = 0,
+        reset: bool = False,
     ) -> bool:
         """Serve ``version`` if it is newer than the current one (or, with
         ``reset``, if it is another one: a new line of versions)."""
         if version <= self.version and not (reset and version != self.version):
             return False
         self.model, self.version, self.created_at = model, version, created_at
+        self.learned, self.live = learned, False
         return True
+
+    def follow(self, model: OnlineModel, version: int, learned: int) -> None:
+        """Serve the learner's own model, as it stands now."""
+        self.model, self.version, self.learned = model, version, learned
+        self.created_at, self.live = time.time(), True
+
+    def detach(self) -> None:
+        """The learner let go of its model: it is no longer learned in
+        place, and the next version from Redis replaces it."""
+        self.live = False

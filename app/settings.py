@@ -116,11 +116,15 @@ class Settings(BaseSettings):
     """Labels waiting for their features at most; past it the one that has
     waited longest is given up (outcome ``overflow``)."""
 
-    snapshot_interval_seconds: float = Field(0.5, gt=0, le=60)
-    """The learner writes a new model version at most this often."""
+    snapshot_interval_seconds: float = Field(0.1, gt=0, le=60)
+    """The learner writes a new model version at most this often (when it
+    learned something): how soon the other processes serve what it learned
+    (its own process serves it at once)."""
 
-    model_refresh_interval_seconds: float = Field(0.5, gt=0, le=60)
-    """Every process checks for a newer model version this often."""
+    model_refresh_interval_seconds: float = Field(5.0, gt=0, le=60)
+    """Every process loads each new model version as soon as the learner
+    announces it (Redis pub/sub); it also checks the newest version this
+    often, for announcements a lost connection missed."""
 
     snapshot_history: int = Field(10, ge=1)
     """Model snapshots kept in Redis (the newest ones); the version log keeps

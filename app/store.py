@@ -9,7 +9,11 @@ Keys (``P`` is ``EDDY_REDIS_PREFIX``, ``M`` the model's name):
                               claimed the event (learned at most once)
 ``P:model:M:head``            newest version and its metadata (hash)
 ``P:model:M:snap:<version>``  pickled learner state of that version
+``P:model:M:serve:<version>`` pickled model of that version: all that
+                              serving loads
 ``P:model:M:versions``        log of every version's metadata (sorted set)
+``P:model:M:new`` (channel)   each new version's number, published as it
+                              is written: processes load it at once
 ``P:learner``                 who owns the learning now (expires unless
                               its owner renews it: a stopped or revoked
                               owner simply stops renewing)
@@ -23,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -82,17 +86,20 @@ return out
 # Writes a new version only on top of the version the learner started from:
 # a learner that lost its partition cannot fork the model.
 _SNAPSHOT = """
-local head, snap, log, old = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local base, version, blob, meta, keep = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local head, snap, serve, log, old, old_serve = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local base, version, blob, model, meta, keep, channel =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local current = redis.call('HGET', head, 'version')
 if (current or '') ~= base then
   return {0, current or ''}
 end
 redis.call('SET', snap, blob)
+redis.call('SET', serve, model)
 redis.call('HSET', head, 'version', version, 'meta', meta)
 redis.call('ZADD', log, version, meta)
 redis.call('ZREMRANGEBYRANK', log, 0, -tonumber(keep) - 1)
-if old ~= snap then redis.call('DEL', old) end
+if old ~= snap then redis.call('DEL', old, old_serve) end
+redis.call('PUBLISH', channel, version)
 return {1, version}
 """
 
@@ -150,7 +157,10 @@ class DriftWindows:
 class Snapshot:
     version: int
     blob: bytes
+    """The learner's state (or, before ``model`` was kept apart, state and model)."""
     meta: dict[str, Any]
+    model: bytes | None = None
+    """The model alone (None in snapshots written before it was kept apart)."""
 
 
 DUPLICATE = b"D"
@@ -279,37 +289,91 @@ class Store:
         return None if raw is None else cast(dict[str, Any], json.loads(raw))
 
     async def save_snapshot(
-        self, model: str, base: int | None, version: int, blob: bytes, meta: dict[str, Any]
+        self,
+        model: str,
+        base: int | None,
+        version: int,
+        blob: bytes,
+        meta: dict[str, Any],
+        served: bytes = b"",
     ) -> None:
-        """Write ``version`` if the head is still ``base``; else ``SnapshotConflict``."""
+        """Write ``version`` (the learner's state ``blob`` and the ``served``
+        model) if the head is still ``base``, and publish its number; else
+        ``SnapshotConflict``."""
         meta = {"version": version, "created_at": time.time(), **meta}
+        oldest = max(version - self._history, 0)
         keys = [
             self._key("model", model, "head"),
             self._key("model", model, "snap", version),
+            self._key("model", model, "serve", version),
             self._key("model", model, "versions"),
-            self._key("model", model, "snap", max(version - self._history, 0)),
+            self._key("model", model, "snap", oldest),
+            self._key("model", model, "serve", oldest),
         ]
-        args = ["" if base is None else base, version, blob, json.dumps(meta), VERSION_LOG_LENGTH]
+        args = [
+            "" if base is None else base,
+            version,
+            blob,
+            served,
+            json.dumps(meta),
+            VERSION_LOG_LENGTH,
+            self.channel(model),
+        ]
         written, head = await self._call("snapshot", lambda: self._snapshot(keys=keys, args=args))
         if not written:
             current = int(head) if head else None
             raise SnapshotConflict(f"{model}: head is version {current}, not {base}", current)
 
-    async def load_snapshot(self, model: str, version: int | None = None) -> Snapshot | None:
-        """The given version, or the newest; ``None`` if there is none."""
+    async def load_snapshot(
+        self, model: str, version: int | None = None, *, state: bool = True
+    ) -> Snapshot | None:
+        """The given version, or the newest; ``None`` if there is none.
+        Without ``state``, only the model (``blob`` is empty), unless the
+        snapshot predates keeping the model apart."""
         if version is None:
             version = await self.head_version(model)
             if version is None:
                 return None
         pipe = self._redis.pipeline(transaction=False)
-        pipe.get(self._key("model", model, "snap", version))
+        pipe.get(self._key("model", model, "serve", version))
+        if state:
+            pipe.get(self._key("model", model, "snap", version))
         pipe.zrange(self._key("model", model, "versions"), version, version, byscore=True)
-        blob, metas = await self._call("load_snapshot", pipe.execute)
-        blob = cast(bytes | None, blob)
+        served, *rest = await self._call("load_snapshot", pipe.execute)
+        if state:
+            blob, metas = rest
+        elif served:
+            blob, (metas,) = b"", rest
+        else:  # an older snapshot: the model is inside the state
+            return await self.load_snapshot(model, version)
         if blob is None:
             return None
         meta = json.loads(metas[0]) if metas else {"version": version}
-        return Snapshot(version, blob, meta)
+        return Snapshot(version, cast(bytes, blob), meta, cast(bytes, served) or None)
+
+    def channel(self, model: str) -> str:
+        """Where each new version of ``model`` is announced."""
+        return self._key("model", model, "new")
+
+    async def announced(self, model: str) -> AsyncGenerator[int | None, None]:
+        """The versions of ``model`` as they are written: a push, not a poll.
+        Yields None first, once subscribed: what was written before is the
+        caller's to read. Raises ``StoreUnavailable`` when the connection is
+        lost: what is published meanwhile is not replayed, so subscribe
+        again and read the head."""
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await self._call("subscribe", lambda: pubsub.subscribe(self.channel(model)))
+            yield None
+            while True:
+                # A bounded wait, so a dead connection is noticed by the
+                # health check rather than waited on for good.
+                message = await self._call("announced", lambda: pubsub.get_message(timeout=5.0))
+                if message is not None:
+                    yield int(message["data"])
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
 
     # -- drift windows ------------------------------------------------------
 
@@ -390,8 +454,17 @@ class Store:
             [json.loads(e) for e in events],
         )
 
-    async def versions(self, model: str) -> list[dict[str, Any]]:
-        """Metadata of every logged version, oldest first."""
+    async def versions(
+        self, model: str, first: int | None = None, last: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Metadata of every logged version (from ``first`` to ``last``, if
+        given), oldest first."""
         key = self._key("model", model, "versions")
-        raw = await self._call("versions", lambda: self._redis.zrange(key, 0, -1))
+        if first is None and last is None:
+            raw = await self._call("versions", lambda: self._redis.zrange(key, 0, -1))
+        else:
+            low, high = "-inf" if first is None else first, "+inf" if last is None else last
+            raw = await self._call(
+                "versions", lambda: self._redis.zrange(key, low, high, byscore=True)
+            )
         return [json.loads(cast(bytes, r)) for r in raw]

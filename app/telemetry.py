@@ -14,6 +14,7 @@ from app.metrics import (
     features_dropped,
     label_delay,
     label_outcomes,
+    label_served,
     labels_waiting,
     model_quality,
     model_version,
@@ -81,3 +82,28 @@ def record_drift(events: list[DriftEvent], statistics: dict[str, dict[str, objec
         value = stat["value"]
         if isinstance(value, float):
             drift_statistic.labels(subject, str(stat["statistic"])).set(value)
+
+
+SERVED_SAMPLES = 1000
+"""Most observations per version in ``record_version_served``."""
+
+
+def record_label_served(label_times: list[float], now: float) -> None:
+    """Labels the learner's own process serves from now on."""
+    live = label_served.labels("live")
+    for at in label_times:
+        live.observe(max(now - at, 0.0))
+
+
+def record_version_served(labels_at: list[float] | None, now: float) -> None:
+    """A version loaded from Redis, whose labels reached the labels topic
+    between ``first`` and ``last`` (``labels_at``: first, last, count): each
+    label's delay, estimated as if they came evenly in between."""
+    if not labels_at:
+        return
+    first, last, count = labels_at
+    n = min(int(count), SERVED_SAMPLES)
+    loaded = label_served.labels("snapshot")
+    for i in range(n):
+        at = first + (last - first) * (i / (n - 1) if n > 1 else 1.0)
+        loaded.observe(max(now - at, 0.0))

@@ -27,15 +27,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Literal, Protocol, TypeVar, overload
 
-from app import catalog, metrics
+from app import catalog, metrics, telemetry
 from app.errors import BadSnapshot, SnapshotConflict, StoreUnavailable
 from app.learner import Learned, Learner, LearnerState, Record
 from app.model import OnlineModel
 from app.serving import ServedModel
 from app.settings import Settings
-from app.store import Store
+from app.store import Snapshot, Store
 
 log = logging.getLogger(__name__)
 
@@ -72,22 +72,56 @@ def initial_state(settings: Settings) -> LearnerState:
 
 async def newest_state(
     store: Store, name: str, head: int | None, history: int
-) -> tuple[LearnerState, int, float] | None:
-    """The newest snapshot that loads, from ``head`` down the kept history:
-    its state, version and time. Unreadable ones are refused and counted."""
+) -> tuple[LearnerState, Snapshot] | None:
+    """The newest snapshot that loads, from ``head`` down the kept history,
+    and its state. Unreadable ones are refused and counted."""
+    return await _newest(store, name, head, history, True, lambda s: served_model(s, True))
+
+
+async def newest_model(
+    store: Store, name: str, head: int | None, history: int
+) -> tuple[OnlineModel, Snapshot] | None:
+    """The newest snapshot whose model loads (the model alone, as serving
+    needs it), and that model."""
+    return await _newest(store, name, head, history, False, lambda s: served_model(s, False))
+
+
+T = TypeVar("T", LearnerState, OnlineModel)
+
+
+async def _newest(
+    store: Store,
+    name: str,
+    head: int | None,
+    history: int,
+    state: bool,
+    load: Callable[[Snapshot], T],
+) -> tuple[T, Snapshot] | None:
     if head is None:
         return None
     for version in range(head, max(head - history, -1), -1):
-        snapshot = await store.load_snapshot(name, version)
+        snapshot = await store.load_snapshot(name, version, state=state)
         if snapshot is None:
             continue
         try:
-            state = LearnerState.loads(snapshot.blob)
+            return load(snapshot), snapshot
         except BadSnapshot as exc:
             refused(name, version, exc)
-            continue
-        return state, snapshot.version, float(snapshot.meta.get("created_at", 0.0))
     return None
+
+
+@overload
+def served_model(snapshot: Snapshot, state: Literal[True]) -> LearnerState: ...
+@overload
+def served_model(snapshot: Snapshot, state: Literal[False]) -> OnlineModel: ...
+def served_model(snapshot: Snapshot, state: bool) -> LearnerState | OnlineModel:
+    """The learner's state in ``snapshot``, or just its model; ``BadSnapshot``
+    if it does not load."""
+    if state:
+        return LearnerState.loads(snapshot.blob, snapshot.model)
+    if snapshot.model is None:  # written before the model was kept apart
+        return LearnerState.loads(snapshot.blob).model
+    return OnlineModel.loads(snapshot.model)
 
 
 def refused(name: str, version: int, error: BadSnapshot) -> None:
@@ -99,37 +133,54 @@ async def bootstrap(store: Store, initial: LearnerState, history: int = 10) -> S
     """The newest readable version from Redis, or ``initial`` as version 0 if
     there is none. Serving never writes: only the learner makes versions."""
     name = initial.model.name
-    found = await newest_state(store, name, await store.head_version(name), history)
+    found = await newest_model(store, name, await store.head_version(name), history)
     if found is None:
         return ServedModel(initial.model, 0)
-    state, version, created_at = found
-    return ServedModel(state.model, version, created_at)
+    model, snapshot = found
+    meta = snapshot.meta
+    return ServedModel(
+        model, snapshot.version, float(meta.get("created_at", 0.0)), learned=meta.get("learned", 0)
+    )
 
 
 async def refresh(store: Store, served: ServedModel) -> bool:
     """Serve the head version if this process does not; one round trip if it
-    does. A snapshot that does not load is refused once, and the version in
-    hand kept. A head older than the served version means the line was lost
-    (Redis lost its data while no learner held the model): the head is what
-    every prediction must name, so it is served."""
+    does. Only the model is loaded, not the learner's state. A snapshot that
+    does not load is refused once, and the version in hand kept. A head
+    older than the served version means the line was lost (Redis lost its
+    data while no learner held the model): the head is what every
+    prediction must name, so it is served."""
+    if served.live:  # the learner's own model: newer than any version
+        return False
     name = served.model.name
     head = await store.head_version(name)
     if head is None or head == served.version or head == served.refused:
         return False
-    snapshot = await store.load_snapshot(name, head)
+    snapshot = await store.load_snapshot(name, head, state=False)
     if snapshot is None:  # trimmed between the two calls: the next refresh gets it
         return False
     try:
-        model = LearnerState.loads(snapshot.blob).model
+        model = served_model(snapshot, False)
     except BadSnapshot as exc:
         served.refused = head
         refused(name, head, exc)
         return False
-    if head < served.version:
-        log.warning("%s: versions went back from %d to %d", name, served.version, head)
-    return served.swap(
-        model, head, snapshot.meta.get("created_at", 0.0), reset=head < served.version
+    previous = served.version
+    if head < previous:
+        log.warning("%s: versions went back from %d to %d", name, previous, head)
+    swapped = served.swap(
+        model,
+        head,
+        snapshot.meta.get("created_at", 0.0),
+        learned=snapshot.meta.get("learned", 0),
+        reset=head < served.version,
     )
+    if swapped:
+        now = time.time()
+        skipped = await store.versions(name, previous + 1, head - 1) if head > previous + 1 else []
+        for meta in [*skipped, snapshot.meta]:
+            telemetry.record_version_served(meta.get("labels_at"), now)
+    return swapped
 
 
 class Training:
@@ -156,6 +207,12 @@ class Training:
         a newer version if another process wrote one meanwhile."""
         self._lock = asyncio.Lock()
         self._last_snapshot = time.monotonic()
+        self._retry_pays = True
+        """Whether the last retry of waiting labels resolved half of them."""
+        self._labels_at: list[float] = []
+        """First and last arrival, and count, of the labels learned since
+        the last snapshot (``[]``: none): how other processes measure how
+        soon they serve them."""
 
     @property
     def learner(self) -> Learner | None:
@@ -190,10 +247,12 @@ class Training:
         given back, not acknowledged: the next owner of the partition reads
         them again."""
         self._learner = None
+        self._served.detach()
         receipts, self._receipts = self._receipts, []
         for receipt in receipts:
             receipt.forget()
         self._unsaved.clear()
+        self._labels_at = []
 
     async def _snapshot_if_owned(self, learner: Learner) -> bool:
         """Snapshot, unless the partition was revoked meanwhile: then only
@@ -215,7 +274,13 @@ class Training:
                 return Learned()
             learner = await self._current()
             new = learner.unseen(records)
-            learned = await self._learn(learner, new, retry=0)
+            learned = Learned()
+            if learner.state.waiting and self._retry_pays:
+                # Labels that came just before their features (a label
+                # right behind its event) are learned at the next batch,
+                # not at the next timer.
+                learned.add(await self._retry_once(learner))
+            learned.add(await self._learn(learner, new, retry=0))
             self._unsaved.extend(new)
             self._receipts.append(receipt)
             if not self._owns():  # revoked while learning: release did not get the lock
@@ -261,12 +326,19 @@ class Training:
         learned = Learned()
         left = len(learner.state.waiting)
         while left > 0 and self._owns():
-            size = min(left, self._settings.batch_max_events)
-            before = len(learner.state.waiting)
-            learned.add(await self._learn(learner, [], retry=size))
-            left -= size
-            if (before - len(learner.state.waiting)) * 2 < size:
+            learned.add(await self._retry_once(learner))
+            left -= self._settings.batch_max_events
+            if not self._retry_pays:
                 break
+        return learned
+
+    async def _retry_once(self, learner: Learner) -> Learned:
+        """Retry a batch of waiting labels; note whether half of them were
+        resolved (if not, batches stop retrying until the timer's retry pays)."""
+        before = len(learner.state.waiting)
+        size = min(before, self._settings.batch_max_events)
+        learned = await self._learn(learner, [], retry=size)
+        self._retry_pays = (before - len(learner.state.waiting)) * 2 >= size
         return learned
 
     async def _learn(self, learner: Learner, records: Sequence[Record], *, retry: int) -> Learned:
@@ -279,19 +351,38 @@ class Training:
             if start:
                 await asyncio.sleep(0)  # let scoring in between slices
             end = start + LEARN_SLICE
-            learned.add(
-                learner.learn(
-                    due[start:end],
-                    joined[start:end],
-                    max_delay=self._settings.label_max_delay,
-                    wait=self._settings.label_wait_seconds,
-                    # Capped once per call: past the cap, each check walks
-                    # the whole waiting list.
-                    wait_max=self._settings.label_wait_max if end >= len(due) else None,
-                    now=now,
-                )
+            part = learner.learn(
+                due[start:end],
+                joined[start:end],
+                max_delay=self._settings.label_max_delay,
+                wait=self._settings.label_wait_seconds,
+                # Capped once per call: past the cap, each check walks
+                # the whole waiting list.
+                wait_max=self._settings.label_wait_max if end >= len(due) else None,
+                now=now,
             )
+            learned.add(part)
+            if learner is self._learner:
+                self._serve(learner, part.label_times)
         return learned
+
+    def _serve(self, learner: Learner, label_times: Sequence[float] = ()) -> None:
+        """Score with what the learner knows now: no snapshot in between."""
+        state = learner.state
+        self._served.follow(state.model, learner.origin, state.learned)
+        telemetry.record_served(self._served)
+        if label_times:
+            telemetry.record_label_served(list(label_times), time.time())
+            first, last = min(label_times), max(label_times)
+            if self._labels_at:
+                before_first, before_last, n = self._labels_at
+                self._labels_at = [
+                    min(first, before_first),
+                    max(last, before_last),
+                    n + len(label_times),
+                ]
+            else:
+                self._labels_at = [first, last, len(label_times)]
 
     async def _current(self) -> Learner:
         """The learner, agreeing with the head version in Redis."""
@@ -317,6 +408,7 @@ class Training:
             log.info("learning %d records again on top of version %d", len(replay), head)
             await self._learn(learner, replay, retry=0)
         self._learner = learner
+        self._serve(learner)
         return learner
 
     async def _load(self, head: int | None) -> Learner:
@@ -326,11 +418,12 @@ class Training:
         if found is None:
             state, version = initial_state(self._settings), head or 0
             if head is None:
-                await self._store.save_snapshot(self._name, None, 0, state.dumps(), state.meta())
+                blob, model = state.dumps()
+                await self._store.save_snapshot(self._name, None, 0, blob, state.meta(), model)
             else:
                 log.error("%s: no snapshot up to version %d loads: a new model", self._name, head)
         else:
-            state, version, _ = found
+            state, version = found[0], found[1].version
             if version != head:
                 log.error(
                     "%s: learning goes on from version %d; version %s did not load",
@@ -339,7 +432,7 @@ class Training:
                     head,
                 )
         # Learning goes on on top of the head, whichever version the state came from.
-        learner = Learner(state, head if head is not None else version)
+        learner = Learner(state, head if head is not None else version, origin=version)
         state.model.max_features = self._settings.max_features
         log.info(
             "learner resumes from %s version %d (offset %d, %d learned, %d waiting)",
@@ -355,9 +448,12 @@ class Training:
         """Write the learner as the next version if Redis still holds
         ``base`` (None: no version), then acknowledge what it holds."""
         version = learner.version + 1
-        blob = learner.state.dumps()
+        blob, model = learner.state.dumps()
+        meta = learner.state.meta()
+        if self._labels_at:
+            meta["labels_at"] = self._labels_at
         try:
-            await self._store.save_snapshot(self._name, base, version, blob, learner.state.meta())
+            await self._store.save_snapshot(self._name, base, version, blob, meta, model)
         except SnapshotConflict as exc:
             # Resolved by the next ``_current``: ours again on top of a newer
             # head, or ours written back over a lost one.
@@ -370,12 +466,13 @@ class Training:
                 exc.head,
             )
             raise
-        learner.version, learner.dirty = version, False
+        learner.version = learner.origin = version
+        learner.dirty = False
         self._last_snapshot = time.monotonic()
         self._unsaved.clear()
-        # The served copy is the model alone: the state may hold thousands
-        # of waiting labels that serving does not need to unpickle.
-        self._served.swap(learner.state.model.copy(), version, time.time())
+        self._labels_at = []
+        if learner is self._learner:
+            self._serve(learner)
         receipts, self._receipts = self._receipts, []
         for receipt in receipts:
             receipt.ack()

@@ -47,7 +47,8 @@ def calibrate(names: int, rng: random.Random) -> tuple[int, int]:
     model = OnlineModel(MODEL, catalog.build(MODEL))
     for x, y in new_names(rng, names // NAMES_PER_EVENT):
         model.learn(x, y)
-    return len(LearnerState.fresh(model).dumps()), int(model.pipeline._raw_memory_usage)
+    state, served = LearnerState.fresh(model).dumps()
+    return len(state) + len(served), int(model.pipeline._raw_memory_usage)
 
 
 async def send_samples(settings: Any, samples: list[Sample], prefix: str, rate: float) -> None:
@@ -136,16 +137,20 @@ def shown(value: float | None) -> str:
 
 
 async def newest_snapshot(run: Run, version: int) -> tuple[int, LearnerState | None]:
-    """STRLEN of the version's snapshot key, and its state."""
+    """Bytes of the version's snapshot (the learner's state and its model),
+    and its state."""
     key = f"{run.id}:model:{MODEL}:snap:{version}"
+    served = f"{run.id}:model:{MODEL}:serve:{version}"
     client = aioredis.Redis.from_url(run.endpoints.redis)
     try:
-        size = int(await client.strlen(key))
-        blob = await client.get(key)
+        blob, model = await client.get(key), await client.get(served)
     finally:
         await client.aclose()
+    if blob is None:
+        return 0, None
+    size = len(blob) + len(model or b"")
     # The worker's own snapshot, from its own Redis: trusted as the worker trusts it.
-    return size, None if blob is None else LearnerState.loads(cast(bytes, blob))
+    return size, LearnerState.loads(cast(bytes, blob), cast(bytes | None, model))
 
 
 async def write_junk(run: Run) -> int:

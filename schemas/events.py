@@ -50,11 +50,16 @@ class PredictionEvent(_Contract):
 
     ``probabilities`` (classifiers only) maps each class, written as JSON text
     for non-string classes (``"true"``, ``"1"``), to its probability.
+    ``model_learned`` is how many labels the model that scored had learned:
+    the process that learns scores with its learner's own model, so its
+    predictions name the last version written (``model_version``) and the
+    labels learned since (more than that version's own count).
     """
 
     event_id: str
     model: str
     model_version: int
+    model_learned: int | None = None
     prediction: Label | None
     probabilities: dict[str, float] | None = None
     scored_at: datetime

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import signal
 import socket
@@ -13,10 +14,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
 
 from app.settings import Settings
 
@@ -81,6 +84,17 @@ class Worker:
             return None
         except OSError:
             return None
+
+    def metrics(self) -> Samples:
+        """``/metrics``, by sample name and sorted labels."""
+        url = f"http://127.0.0.1:{self.settings.web_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            text = response.read().decode()
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -251,3 +265,40 @@ class Reader:
             return values if enough(values) else None
 
         return await eventually(what, probe, within, every=0)
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """``eddy_label_served_seconds`` of one path, as scraped."""
+
+    count: int
+    within: dict[float, float]
+    """Share of labels served within each bucket's bound, in seconds."""
+
+    def quantile(self, q: float) -> float:
+        """The smallest bucket bound that holds a share ``q`` (an upper bound
+        of the quantile: exact to a bucket)."""
+        return min((b for b, share in self.within.items() if share >= q), default=math.inf)
+
+    def describe(self) -> str:
+        return (
+            f"{self.count} labels: p50 <= {self.quantile(0.5) * 1000:.0f} ms, "
+            f"p99 <= {self.quantile(0.99) * 1000:.0f} ms, within 100 ms "
+            f"{self.within.get(0.1, 0):.1%}, within 300 ms {self.within.get(0.3, 0):.1%}"
+        )
+
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def label_served(samples: Samples, path: str) -> Served:
+    count = samples.get(("eddy_label_served_seconds_count", (("path", path),)), 0.0)
+    within = {
+        float(dict(labels)["le"]): value / count
+        for (name, labels), value in samples.items()
+        if name == "eddy_label_served_seconds_bucket"
+        and dict(labels)["path"] == path
+        and count
+        and dict(labels)["le"] != "+Inf"
+    }
+    return Served(int(count), within)

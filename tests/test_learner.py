@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import pickle
 from dataclasses import fields
+from typing import Any
+
+import pytest
 
 from app import catalog, pending
+from app.errors import BadSnapshot
 from app.learner import Learner, LearnerState, Outcome
 from app.model import Features, OnlineModel, Prediction
 from app.store import DUPLICATE
@@ -26,6 +30,13 @@ def label(event_id: str, label: object = True, at: float = 100.0) -> TrainingEve
 
 def stored(scored_at: float = 90.0) -> bytes:
     return pending.encode({"x": 1.0}, SERVED, 0, scored_at)
+
+
+def old_getstate(state: LearnerState) -> dict[str, Any]:
+    """``LearnerState.__getstate__`` before the model was kept apart."""
+    full = {f.name: getattr(state, f.name) for f in fields(state)}
+    full["waiting"] = [w.dump() for w in state.waiting]
+    return full
 
 
 def test_each_outcome() -> None:
@@ -81,9 +92,36 @@ def test_state_survives_a_snapshot_round_trip() -> None:
     lrn = learner()
     lrn.learn(lrn.due([(0, label("a"))]), [None], max_delay=60, wait=5, now=10)
     lrn.learn(lrn.due([(1, label("b"))]), [None, stored()], max_delay=60, wait=5, now=11)
-    copy = LearnerState.loads(lrn.state.dumps())
+    copy = LearnerState.loads(*lrn.state.dumps())
     assert copy.offset == 1 and copy.learned == 1 and copy.waiting == lrn.state.waiting
     assert copy.meta() == lrn.state.meta()
+    assert copy.model.vocabulary == lrn.state.model.vocabulary
+
+
+def test_the_model_is_kept_apart_from_the_state_and_loads_alone() -> None:
+    lrn = learner()
+    for i in range(50):
+        lrn.learn(lrn.due([(i, label(f"w{i}"))], retry=0), [None], max_delay=60, wait=60, now=10)
+    state, model = lrn.state.dumps()
+    assert b"w49" in state and b"w49" not in model  # serving never unpickles waiting labels
+    assert OnlineModel.loads(model).predict({"x": 1.0}) == lrn.state.model.predict({"x": 1.0})
+    with pytest.raises(BadSnapshot, match="without its model"):
+        LearnerState.loads(state)
+
+
+def test_snapshots_that_hold_their_model_inside_still_load(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lrn = learner()
+    lrn.learn(lrn.due([(0, label("a"))]), [stored()], max_delay=60, wait=5, now=10)
+    with monkeypatch.context() as patch:
+        patch.setattr(LearnerState, "__getstate__", old_getstate)
+        old = pickle.dumps(lrn.state)
+    assert b"LogisticRegression" in old
+    copy = LearnerState.loads(old)
+    assert copy.learned == 1 and copy.model.predict({"x": 2.0}) == lrn.state.model.predict(
+        {"x": 2.0}
+    )
 
 
 def test_snapshots_written_before_waiting_labels_were_tuples_still_load() -> None:
@@ -92,7 +130,7 @@ def test_snapshots_written_before_waiting_labels_were_tuples_still_load() -> Non
     # What pickle's default gave for this slotted class: (None, {slot: value}).
     old = LearnerState.__new__(LearnerState)
     old.__setstate__((None, {f.name: getattr(lrn.state, f.name) for f in fields(lrn.state)}))
-    copy = LearnerState.loads(old.dumps())
+    copy = LearnerState.loads(*old.dumps())
     assert copy.waiting == lrn.state.waiting and copy.meta() == lrn.state.meta()
 
 

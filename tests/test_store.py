@@ -49,3 +49,23 @@ async def test_old_snapshots_are_trimmed_but_versions_are_logged(store: Store) -
     oldest_kept = await store.load_snapshot("m", 15 - kept)
     assert oldest_kept is not None and oldest_kept.blob == f"v{15 - kept}".encode()
     assert len(await store.versions("m")) == 15
+
+
+async def test_each_new_version_is_announced_once_written(store: Store) -> None:
+    announced = store.announced("m")
+    assert await anext(announced) is None  # subscribed: what came before is read from the head
+    await store.save_snapshot("m", None, 0, b"state 0", {}, b"model 0")
+    with pytest.raises(SnapshotConflict):
+        await store.save_snapshot("m", None, 0, b"fork", {}, b"fork")  # refused: not announced
+    await store.save_snapshot("m", 0, 1, b"state 1", {}, b"model 1")
+    assert [await anext(announced), await anext(announced)] == [0, 1]
+    await announced.aclose()
+
+
+async def test_serving_reads_the_model_alone(store: Store) -> None:
+    await store.save_snapshot("m", None, 0, b"state", {"learned": 3}, b"model")
+    alone = await store.load_snapshot("m", 0, state=False)
+    assert alone is not None and (alone.blob, alone.model) == (b"", b"model")
+    assert alone.meta["learned"] == 3
+    whole = await store.load_snapshot("m", 0)
+    assert whole is not None and (whole.blob, whole.model) == (b"state", b"model")

@@ -350,3 +350,46 @@ async def test_waiting_labels_are_retried_a_batch_at_a_time_while_it_pays(
     learned = await training.flush()
     assert learned.outcomes == {Outcome.JOINED: 25} and claimed == [10, 10, 5]
     assert training.learner.state.waiting == [] and training.learner.state.learned == 50
+
+
+async def test_the_learners_process_serves_what_it_learned_before_any_snapshot(
+    store: Store, twin: Store, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(snapshot_interval_seconds=60)
+    served = await bootstrap(store, untrained())
+    training = Training(store, settings, served)
+    await score(store, "a", "b")
+    untaught = served.model.predict({"x": 1.0})
+    await learn(training, [(0, label("a")), (1, label("b"))])
+    assert await store.head_version("logistic-regression") == 0  # no version since
+    assert training.learner is not None
+    assert served.live and served.model is training.learner.state.model
+    assert (served.version, served.learned) == (0, 2)
+    assert served.model.predict({"x": 1.0}) != untaught
+    assert not await refresh(store, served)  # nothing in Redis is newer than what it learns
+
+    # Once it lets go, the next version (another learner's) replaces it.
+    await training.release()
+    assert not served.live and served.version == 1
+    other = Training(twin, settings, await bootstrap(twin, untrained()))
+    await score(store, "c")
+    await learn(other, [(2, label("c"))])
+    await other.flush()
+    assert await refresh(store, served) and (served.version, served.learned) == (2, 3)
+
+
+async def test_serving_loads_the_model_without_the_learners_state(
+    store: Store, make_settings: Callable[..., Settings]
+) -> None:
+    served = await bootstrap(store, untrained())
+    model = untrained().model
+    model.learn({"x": 1.0}, True)
+    # A version whose learner state is unreadable, but whose model is sound.
+    await store.save_snapshot("logistic-regression", None, 1, b"not a state", {}, model.dumps())
+    assert await refresh(store, served) and served.version == 1
+    assert served.model.predict({"x": 1.0}) == model.predict({"x": 1.0})
+    # The learner needs the state: it refuses that version.
+    training = Training(store, make_settings(), served)
+    before = sample("eddy_snapshots_refused_total", {"model": "logistic-regression"})
+    await training.acquire()
+    assert sample("eddy_snapshots_refused_total", {"model": "logistic-regression"}) == before + 1

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from river import datasets, metrics
 
 from app.settings import Settings
@@ -26,17 +25,6 @@ def get_json(url: str) -> dict[str, Any]:
     with urllib.request.urlopen(url, timeout=5) as response:
         data: dict[str, Any] = json.load(response)
         return data
-
-
-def scrape(worker: Worker) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    url = f"http://127.0.0.1:{worker.settings.web_port}/metrics"
-    with urllib.request.urlopen(url, timeout=5) as response:
-        text = response.read().decode()
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
 
 
 async def test_exported_quality_equals_offline_metrics_on_served_predictions(
@@ -70,7 +58,7 @@ async def test_exported_quality_equals_offline_metrics_on_served_predictions(
                 m.update(e["label"], p["prediction"] if m.requires_labels else proba)
 
     def exported() -> dict[tuple[str, tuple[tuple[str, str], ...]], float] | None:
-        values = scrape(worker)
+        values = worker.metrics()
         joined = values.get(("eddy_label_outcomes_total", (("outcome", "joined"),)), 0)
         return values if joined == 1250 else None
 
@@ -85,6 +73,8 @@ async def test_exported_quality_equals_offline_metrics_on_served_predictions(
     assert values[("eddy_predictions_published_total", ())] == 1250
     assert values[("eddy_label_delay_seconds_count", ())] == 1250
     assert values[("eddy_model_version", (("model", settings.model),))] >= 1
+    # Each learned label is served by the learner's process at once.
+    assert values[("eddy_label_served_seconds_count", (("path", "live"),))] == 1250
 
 
 def shifting_features(n: int, shift_from: int, seed: int) -> list[tuple[str, str, bytes]]:
