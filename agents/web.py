@@ -1,4 +1,4 @@
-"""The HTTP API of every process: /ready, /status, /metrics, /drift."""
+"""The HTTP API of every process: /ready, /status, /model, /metrics, /drift."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from agents.model import watch
 from app import metrics
+from app.explain import describe
 from app.runtime.internals import assignment, joined, lag
 from app.runtime.readiness import Facts, reasons
 from app.streams import app, runtime, settings
@@ -46,6 +47,20 @@ async def status(web: Any, request: Any) -> Any:
             "learner": None
             if learner is None
             else {"version": learner.version, **learner.state.meta()},
+        }
+    )
+
+
+@app.page("/model")
+async def model(web: Any, request: Any) -> Any:
+    """A plain description of the model this process serves."""
+    served = await runtime.served()
+    return web.json(
+        {
+            "version": served.version,
+            "learned": served.learned,
+            "live": served.live,
+            **describe(served.model),
         }
     )
 

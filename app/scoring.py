@@ -12,10 +12,18 @@ from datetime import datetime
 from app import pending
 from app.drift import bucket, histogram
 from app.errors import InvalidEvent, ModelError
+from app.explain import predict_explained
 from app.intake import Message, dead_letter, parse
 from app.serving import ServedModel
 from app.settings import Settings
-from schemas import DeadLetterEvent, DeadLetterReason, FeatureEvent, Label, PredictionEvent
+from schemas import (
+    DeadLetterEvent,
+    DeadLetterReason,
+    Explanation,
+    FeatureEvent,
+    Label,
+    PredictionEvent,
+)
 
 PREDICTION = "__prediction__"
 """The drift subject of the predictions themselves."""
@@ -64,6 +72,8 @@ def score_batch(
     """Every message gets exactly one prediction or one dead letter."""
     out = ScoredBatch()
     model, version = served.model, served.version
+    # 0: no explanation; None: every contribution.
+    top = {"off": 0, "top": settings.explain_top, "all": None}[settings.explain]
     scored_at = now.timestamp()
     rows = []
     predicted: Counter[str] = Counter()
@@ -71,7 +81,10 @@ def score_batch(
         try:
             event = decode_features(message, settings)
             try:
-                prediction = model.predict(event.features)
+                if top == 0:
+                    prediction, why = model.predict(event.features), None
+                else:
+                    prediction, why = predict_explained(model, event.features, top)
             except ModelError as exc:
                 raise InvalidEvent(DeadLetterReason.MODEL_ERROR, str(exc)) from exc
         except InvalidEvent as exc:
@@ -87,6 +100,15 @@ def score_batch(
                 prediction=prediction.label,
                 probabilities=None if proba is None else {class_key(k): p for k, p in proba},
                 scored_at=now,
+                # Built from plain floats and strings: no validation needed.
+                explanation=None
+                if why is None
+                else Explanation.model_construct(
+                    intercept=why.intercept,
+                    score=why.score,
+                    contributions=why.contributions,
+                    path=why.path,
+                ),
             )
         )
         out.scored.append(message)

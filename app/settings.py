@@ -136,6 +136,15 @@ class Settings(BaseSettings):
     max_event_features: int = Field(512, ge=1)
     """Events with more features are dead-lettered (``too_many_features``)."""
 
+    explain: Literal["off", "top", "all"] = "off"
+    """Each prediction's explanation: ``off``; ``top``, the
+    ``EDDY_EXPLAIN_TOP`` largest feature contributions (linear models) or the
+    decision path (trees); ``all``, every contribution (their sum plus the
+    intercept is the model's raw score)."""
+
+    explain_top: int = Field(5, ge=1)
+    """How many contributions ``EDDY_EXPLAIN=top`` keeps."""
+
     max_features: int = Field(10_000, ge=1)
     """Feature names and (name, category) pairs the model learns, in all:
     each one grows the model, its snapshots and every process's memory for

@@ -45,6 +45,18 @@ class LabelEvent(_Contract):
     occurred_at: AwareDatetime | None = None
 
 
+class Explanation(_Contract):
+    """Why the model predicted what it did (``EDDY_EXPLAIN``). A linear
+    model gives its intercept, its raw score (logit or value) and the
+    contribution of each transformed feature (weight times value; one-hot
+    categories as ``name_category``); a tree, its decision path."""
+
+    intercept: float | None = None
+    score: float | None = None
+    contributions: dict[str, float] | None = None
+    path: list[str] | None = None
+
+
 class PredictionEvent(_Contract):
     """What the worker publishes for every valid feature event.
 
@@ -63,6 +75,7 @@ class PredictionEvent(_Contract):
     prediction: Label | None
     probabilities: dict[str, float] | None = None
     scored_at: datetime
+    explanation: Explanation | None = None
 
 
 class Source(_Contract):
