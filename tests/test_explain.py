@@ -112,7 +112,7 @@ def test_predictions_carry_the_configured_explanation(mode: str) -> None:
         model.learn(x, bool(x["flag"]))
     x = mixed(rng)
     body = json.dumps({"event_id": "e", "features": x}).encode()
-    settings = Settings(explain=mode, explain_top=2)  # type: ignore[arg-type]
+    settings = Settings(explain=mode, explain_top=2)
     batch = score_batch(
         [Message(b"e", body, "features", 0, 0, 0.0)],
         ServedModel(model, 3),
