@@ -1,12 +1,20 @@
-"""``eddy worker``: run a worker process (all Faust CLI options apply)."""
+"""``eddy worker``: run a worker process (all Faust CLI options apply).
+``eddy model ...``: the served model's versions and controls."""
 
 from __future__ import annotations
 
-import agents  # noqa: F401  (registers the agents)
-from app.streams import app
+import asyncio
+import sys
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["model"]:
+        from app.admin import run
+
+        sys.exit(asyncio.run(run(sys.argv[2:])))
+    import agents  # noqa: F401  (registers the agents)
+    from app.streams import app
+
     app.main()
 
 

@@ -59,5 +59,9 @@ async def snapshot_model() -> None:
         return
     training = await runtime.training()
     await report(training, await persist(training.flush))
+    events = await persist(training.obey)
+    if events:
+        await publish(topics.model_events, ((e.model, e) for e in events))
+        telemetry.record_model_events(events)
     if training.learner is not None:
         telemetry.record_rolling_quality(training.learner.state)

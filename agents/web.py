@@ -1,16 +1,23 @@
-"""The HTTP API of every process: /ready, /status, /model, /metrics, /drift."""
+"""The HTTP API of every process: /ready, /status, /model, /model/versions,
+POST /model/<action>, /metrics, /drift."""
 
 from __future__ import annotations
 
+import hmac
 from collections import defaultdict
 from typing import Any
 
+from faust.web import View
+
 from agents.model import watch
-from app import metrics
+from app import admin, metrics
+from app.control import Command
+from app.errors import CommandRefused
 from app.explain import describe
 from app.runtime.internals import assignment, joined, lag
 from app.runtime.readiness import Facts, reasons
 from app.streams import app, runtime, settings
+from schemas import ModelAction
 
 
 @app.page("/ready")
@@ -63,6 +70,37 @@ async def model(web: Any, request: Any) -> Any:
             **describe(served.model),
         }
     )
+
+
+@app.page("/model/versions")
+async def model_versions(web: Any, request: Any) -> Any:
+    """The newest versions and every kept one (``?last=N``, 20 by default)."""
+    last = int(request.query.get("last", 20))
+    return web.json({"versions": await admin.versions(runtime.store, settings, last)})
+
+
+@app.page("/model/{action}")
+class ModelControl(View):  # type: ignore[misc]  # Faust's View is untyped
+    """``POST /model/rollback|pin|unpin|freeze|unfreeze`` (``{"version": N}``
+    for rollback and pin), behind ``Authorization: Bearer EDDY_ADMIN_TOKEN``:
+    200 with the model event once the learner carried it out, 409 if it
+    refused it, 202 if no learner took it within 5 s (it is queued)."""
+
+    async def post(self, request: Any, action: str) -> Any:
+        token = settings.admin_token
+        given = request.headers.get("Authorization", "")
+        if token is None:
+            return self.json({"error": "EDDY_ADMIN_TOKEN is not set: no changes"}, status=403)
+        if not hmac.compare_digest(given.encode(), f"Bearer {token.get_secret_value()}".encode()):
+            return self.json({"error": "a valid admin token is required"}, status=401)
+        try:
+            body = await request.json() if request.can_read_body else {}
+            command = Command.new(ModelAction(action), (body or {}).get("version"))
+        except (ValueError, CommandRefused) as exc:
+            return self.json({"error": str(exc)}, status=400)
+        result = await admin.request(runtime.store, settings, command)
+        status = {True: 200, False: 409, None: 202}[result["done"]]
+        return self.json(result, status=status)
 
 
 @app.page("/metrics")

@@ -11,6 +11,8 @@
     │                           reload the newest snapshot and go on)
     ├── BadSnapshot             a snapshot that cannot be loaded: refused,
     │                           counted, and the version in hand kept
+    ├── CommandRefused          an operator's command that cannot be carried
+    │                           out (no such version, nothing pinned...)
     └── TopicError              the broker refused to create a topic (not retriable)
 
 ``retriable`` says whether the same operation may succeed if tried again.
@@ -53,6 +55,10 @@ class SnapshotConflict(EddyError):
 
 
 class BadSnapshot(EddyError):
+    pass
+
+
+class CommandRefused(EddyError):
     pass
 
 

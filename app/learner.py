@@ -47,6 +47,9 @@ class Outcome(StrEnum):
     FAILED = "failed"
     """Learning it raised an unexpected error: dead-lettered with reason
     ``processing_error``, not learned."""
+    FROZEN = "frozen"
+    """Joined, and counted in the live quality, but not learned: an operator
+    froze learning or pinned a version."""
 
 
 Record = tuple[int, TrainingEvent]
@@ -109,6 +112,14 @@ class LearnerState:
     """Every label's outcome since the model was created."""
     waiting: list[Waiting] = field(default_factory=list)
     """Labels whose features were not stored yet when they came."""
+    frozen: bool = False
+    """An operator froze learning."""
+    pinned: int | None = None
+    """The version an operator pinned (its model serves, and is not learned)."""
+
+    @property
+    def learns(self) -> bool:
+        return not self.frozen and self.pinned is None
 
     def dumps(self) -> tuple[bytes, bytes]:
         """The state and its model, apart: every process loads the model to
@@ -127,6 +138,7 @@ class LearnerState:
     def __setstate__(self, state: dict[str, Any] | tuple[None, dict[str, Any]]) -> None:
         if isinstance(state, tuple):  # written before waiting labels were tuples
             state = state[1]
+        state = {"frozen": False, "pinned": None, **state}  # before operators' controls
         for name, value in state.items():
             if name == "waiting":
                 value = [w if isinstance(w, Waiting) else Waiting.load(w) for w in value]
@@ -164,6 +176,8 @@ class LearnerState:
             "labels_scored": self.quality.count,
             "outcomes": {o.value: self.outcomes[o] for o in Outcome},
             "waiting": len(self.waiting),
+            "frozen": self.frozen,
+            "pinned": self.pinned,
         }
 
 
@@ -270,6 +284,10 @@ class Learner:
         state = self.state
         if not state.model.accepts(event.label):
             return Outcome.INVALID
+        if not state.learns:
+            state.quality.update(event.label, record.served)
+            state.error_drift.update(loss(event.label, record.served))
+            return Outcome.FROZEN
         try:
             result.dropped_features += state.model.learn(record.features, event.label)
         except ModelError:

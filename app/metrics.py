@@ -106,6 +106,12 @@ prediction_value = _histogram(
     "eddy_prediction_value", "Predicted values (regressors).", VALUE_BUCKETS
 )
 model_version = _gauge("eddy_model_version", "Model version this process serves.", "model")
+model_events = _counter(
+    "eddy_model_events",
+    "Versions written by an operator's command, by action (rollback, pin, unpin, freeze, "
+    "unfreeze).",
+    "action",
+)
 snapshot_age = _gauge(
     "eddy_model_snapshot_age_seconds",
     "Age of the model version this process serves.",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ModelName = Literal["logistic-regression", "hoeffding-tree", "linear-regression"]
@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     topic_drift: str = "drift"
     """Drift detections out (``DriftEvent``)."""
 
+    topic_model_events: str = "model-events"
+    """Rollbacks, pins and freezes out (``ModelEvent``)."""
+
     topic_partitions: int = Field(4, ge=1)
     """Partitions of the features, labels and predictions topics when the
     worker creates them; more partitions let more processes share the load."""
@@ -125,6 +128,18 @@ class Settings(BaseSettings):
     """Every process loads each new model version as soon as the learner
     announces it (Redis pub/sub); it also checks the newest version this
     often, for announcements a lost connection missed."""
+
+    model_keep_every: int = Field(600, ge=1)
+    """Besides the newest snapshots, the model of every version divisible by
+    this (at the default snapshot interval, one a minute under load) and of
+    every operator's version is kept, for rollbacks and pins."""
+
+    models_kept: int = Field(100, ge=1)
+    """At most this many of those models; the oldest go first."""
+
+    admin_token: SecretStr | None = None
+    """Bearer token of the mutating HTTP calls (``POST /model/...``); unset,
+    they are refused. (``eddy model`` talks to Redis directly.)"""
 
     snapshot_history: int = Field(10, ge=1)
     """Model snapshots kept in Redis (the newest ones); the version log keeps

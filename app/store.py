@@ -14,6 +14,10 @@ Keys (``P`` is ``EDDY_REDIS_PREFIX``, ``M`` the model's name):
 ``P:model:M:versions``        log of every version's metadata (sorted set)
 ``P:model:M:new`` (channel)   each new version's number, published as it
                               is written: processes load it at once
+``P:model:M:kept``            versions whose model is kept past the
+                              history, for rollbacks and pins (sorted set)
+``P:model:M:commands``        operators' commands, for the learner (list)
+``P:model:M:done:<id>``       what became of a command (expires)
 ``P:learner``                 who owns the learning now (expires unless
                               its owner renews it: a stopped or revoked
                               owner simply stops renewing)
@@ -40,6 +44,7 @@ from redis.retry import Retry
 
 from app import metrics
 from app.errors import SnapshotConflict, StoreUnavailable
+from app.settings import Settings
 
 T = TypeVar("T")
 
@@ -86,9 +91,11 @@ return out
 # Writes a new version only on top of the version the learner started from:
 # a learner that lost its partition cannot fork the model.
 _SNAPSHOT = """
-local head, snap, serve, log, old, old_serve = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local base, version, blob, model, meta, keep, channel =
-  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local head, snap, serve, log, old, old_serve, kept =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local base, version, blob, model, meta, keep, channel, oldest, keep_this, kept_max, serve_prefix =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10],
+  ARGV[11]
 local current = redis.call('HGET', head, 'version')
 if (current or '') ~= base then
   return {0, current or ''}
@@ -98,7 +105,17 @@ redis.call('SET', serve, model)
 redis.call('HSET', head, 'version', version, 'meta', meta)
 redis.call('ZADD', log, version, meta)
 redis.call('ZREMRANGEBYRANK', log, 0, -tonumber(keep) - 1)
-if old ~= snap then redis.call('DEL', old, old_serve) end
+if keep_this == '1' then
+  redis.call('ZADD', kept, version, version)
+  while redis.call('ZCARD', kept) > tonumber(kept_max) do
+    local gone = redis.call('ZPOPMIN', kept)[1]
+    if tonumber(gone) < tonumber(oldest) then redis.call('DEL', serve_prefix .. gone) end
+  end
+end
+if old ~= snap then
+  redis.call('DEL', old)
+  if not redis.call('ZSCORE', kept, oldest) then redis.call('DEL', old_serve) end
+end
 redis.call('PUBLISH', channel, version)
 return {1, version}
 """
@@ -168,17 +185,34 @@ DUPLICATE = b"D"
 
 
 class Store:
-    def __init__(self, client: redis.Redis, prefix: str, snapshot_history: int) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str,
+        snapshot_history: int,
+        keep_every: int = 600,
+        models_kept: int = 100,
+    ) -> None:
         self._redis = client
         self._prefix = prefix
         self._history = snapshot_history
+        self._keep_every = keep_every
+        self._models_kept = models_kept
         self._join = client.register_script(_JOIN)
         self._snapshot = client.register_script(_SNAPSHOT)
         self._count = client.register_script(_COUNT)
         self._put = client.register_script(_PUT)
 
     @classmethod
-    def connect(cls, url: str, prefix: str, timeout: float, snapshot_history: int) -> Store:
+    def connect(
+        cls,
+        url: str,
+        prefix: str,
+        timeout: float,
+        snapshot_history: int,
+        keep_every: int = 600,
+        models_kept: int = 100,
+    ) -> Store:
         # redis-py's defaults wait far too long on a frozen server: bound every
         # call, retry briefly, then let the caller decide.
         client = redis.Redis.from_url(
@@ -189,7 +223,18 @@ class Store:
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
             health_check_interval=30,
         )
-        return cls(client, prefix, snapshot_history)
+        return cls(client, prefix, snapshot_history, keep_every, models_kept)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Store:
+        return cls.connect(
+            settings.redis_url,
+            settings.redis_prefix,
+            settings.redis_timeout_seconds,
+            settings.snapshot_history,
+            settings.model_keep_every,
+            settings.models_kept,
+        )
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -296,10 +341,13 @@ class Store:
         blob: bytes,
         meta: dict[str, Any],
         served: bytes = b"",
+        *,
+        keep: bool = False,
     ) -> None:
         """Write ``version`` (the learner's state ``blob`` and the ``served``
         model) if the head is still ``base``, and publish its number; else
-        ``SnapshotConflict``."""
+        ``SnapshotConflict``. Its model is kept past the history if ``keep``
+        (or if the version is one of every ``keep_every``)."""
         meta = {"version": version, "created_at": time.time(), **meta}
         oldest = max(version - self._history, 0)
         keys = [
@@ -309,6 +357,7 @@ class Store:
             self._key("model", model, "versions"),
             self._key("model", model, "snap", oldest),
             self._key("model", model, "serve", oldest),
+            self._key("model", model, "kept"),
         ]
         args = [
             "" if base is None else base,
@@ -318,6 +367,10 @@ class Store:
             json.dumps(meta),
             VERSION_LOG_LENGTH,
             self.channel(model),
+            oldest,
+            "1" if keep or version % self._keep_every == 0 else "0",
+            self._models_kept,
+            self._key("model", model, "serve", ""),
         ]
         written, head = await self._call("snapshot", lambda: self._snapshot(keys=keys, args=args))
         if not written:
@@ -350,6 +403,45 @@ class Store:
             return None
         meta = json.loads(metas[0]) if metas else {"version": version}
         return Snapshot(version, cast(bytes, blob), meta, cast(bytes, served) or None)
+
+    async def kept(self, model: str) -> list[int]:
+        """Versions whose model is kept past the history, oldest first."""
+        key = self._key("model", model, "kept")
+        raw = await self._call("kept", lambda: self._redis.zrange(key, 0, -1))
+        return [int(cast(bytes, v)) for v in raw]
+
+    async def loadable(self, model: str, version: int) -> bool:
+        """Whether ``version``'s model is still in Redis."""
+        key = self._key("model", model, "serve", version)
+        return bool(await self._call("loadable", lambda: self._redis.exists(key)))
+
+    # -- operators' commands ---------------------------------------------
+
+    async def send_command(self, model: str, command: dict[str, Any]) -> None:
+        """Queue a command for the learner (it takes them in order)."""
+        key = self._key("model", model, "commands")
+        await self._call("command", lambda: self._redis.lpush(key, json.dumps(command)))
+
+    async def next_command(self, model: str) -> dict[str, Any] | None:
+        """The oldest command not taken yet, taken."""
+        key = self._key("model", model, "commands")
+        raw = await self._call("command", lambda: self._redis.rpop(key))
+        return None if raw is None else cast(dict[str, Any], json.loads(cast(bytes, raw)))
+
+    async def retake_command(self, model: str, command: dict[str, Any]) -> None:
+        """Put a taken command back, first in line (it was not carried out)."""
+        key = self._key("model", model, "commands")
+        await self._call("command", lambda: self._redis.rpush(key, json.dumps(command)))
+
+    async def command_done(self, model: str, command_id: str, result: dict[str, Any]) -> None:
+        """What became of a command (kept an hour)."""
+        key = self._key("model", model, "done", command_id)
+        await self._call("command", lambda: self._redis.set(key, json.dumps(result), ex=3600))
+
+    async def command_result(self, model: str, command_id: str) -> dict[str, Any] | None:
+        key = self._key("model", model, "done", command_id)
+        raw = await self._call("command", lambda: self._redis.get(key))
+        return None if raw is None else cast(dict[str, Any], json.loads(cast(bytes, raw)))
 
     def channel(self, model: str) -> str:
         """Where each new version of ``model`` is announced."""

@@ -87,6 +87,7 @@ class Topics:
     predictions: Any
     dead_letter: Any
     drift: Any
+    model_events: Any
 
 
 def declare_topics(app: Any, settings: Settings) -> Topics:
@@ -100,6 +101,7 @@ def declare_topics(app: Any, settings: Settings) -> Topics:
         predictions=app.topic(settings.topic_predictions),
         dead_letter=app.topic(settings.topic_dead_letter),
         drift=app.topic(settings.topic_drift),
+        model_events=app.topic(settings.topic_model_events),
     )
 
 
@@ -146,13 +148,7 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
-        store = Store.connect(
-            settings.redis_url,
-            settings.redis_prefix,
-            settings.redis_timeout_seconds,
-            settings.snapshot_history,
-        )
-        return cls(settings, store)
+        return cls(settings, Store.from_settings(settings))
 
     @property
     def loaded(self) -> bool:

@@ -16,6 +16,7 @@ from app.metrics import (
     label_outcomes,
     label_served,
     labels_waiting,
+    model_events,
     model_quality,
     model_version,
     prediction_confidence,
@@ -26,7 +27,7 @@ from app.metrics import (
 )
 from app.scoring import ScoredBatch
 from app.serving import ServedModel
-from schemas import DeadLetterEvent, DriftEvent
+from schemas import DeadLetterEvent, DriftEvent, ModelEvent
 
 
 def record_scored(batch: ScoredBatch, received_at: float, acked_at: float) -> None:
@@ -68,6 +69,11 @@ def record_rolling_quality(state: LearnerState) -> None:
     snapshot timer rather than after every batch."""
     for name, value in state.quality.report("rolling").items():
         model_quality.labels(name, "rolling").set(value)
+
+
+def record_model_events(events: list[ModelEvent]) -> None:
+    for event in events:
+        model_events.labels(event.action.value).inc()
 
 
 def record_served(served: ServedModel) -> None:

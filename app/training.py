@@ -27,15 +27,18 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Literal, Protocol, TypeVar, overload
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol, TypeVar, overload
 
 from app import catalog, metrics, telemetry
-from app.errors import BadSnapshot, SnapshotConflict, StoreUnavailable
+from app.control import Command, apply
+from app.errors import BadSnapshot, CommandRefused, SnapshotConflict, StoreUnavailable
 from app.learner import Learned, Learner, LearnerState, Record
 from app.model import OnlineModel
 from app.serving import ServedModel
 from app.settings import Settings
 from app.store import Snapshot, Store
+from schemas import ModelEvent
 
 log = logging.getLogger(__name__)
 
@@ -318,6 +321,60 @@ class Training:
                 await self._snapshot_if_owned(learner)
             return learned
 
+    async def obey(self) -> list[ModelEvent]:
+        """Carry out the operators' commands queued for the learner, in
+        order, each as a new version; what each did, or why it was refused,
+        is left for whoever sent it."""
+        async with self._lock:
+            events: list[ModelEvent] = []
+            while self._owns():
+                raw = await self._store.next_command(self._name)
+                if raw is None:
+                    break
+                try:
+                    events.append(await self._obey(raw))
+                except CommandRefused as exc:
+                    log.warning("%s: command %s refused: %s", self._name, raw, exc)
+                    await self._store.command_done(
+                        self._name, str(raw.get("id")), {"done": False, "error": str(exc)}
+                    )
+            return events
+
+    async def _obey(self, raw: dict[str, Any]) -> ModelEvent:
+        command = Command.parse(raw)
+        learner = await self._current()
+        model = None
+        if command.version is not None:
+            snapshot = await self._store.load_snapshot(self._name, command.version, state=False)
+            try:
+                model = None if snapshot is None else served_model(snapshot, False)
+            except BadSnapshot as exc:
+                raise CommandRefused(f"version {command.version} does not load: {exc}") from exc
+        state = learner.state
+        before = (state.model, state.pinned, state.frozen)
+        reason = apply(command, state, model)
+        event = ModelEvent(
+            model=self._name,
+            version=learner.version + 1,
+            action=command.action,
+            source_version=command.version,
+            reason=reason,
+            requested_at=datetime.fromtimestamp(command.requested_at, UTC),
+            at=datetime.now(UTC),
+        )
+        try:
+            await self._snapshot(learner, learner.version, event)
+        except (StoreUnavailable, SnapshotConflict):
+            # Not carried out: the state as it was, the command back in front.
+            state.model, state.pinned, state.frozen = before
+            await self._store.retake_command(self._name, raw)
+            raise
+        log.warning("%s version %d: %s", self._name, event.version, reason)
+        await self._store.command_done(
+            self._name, command.id, {"done": True, **event.model_dump(mode="json")}
+        )
+        return event
+
     async def _retry(self, learner: Learner) -> Learned:
         """Retry the waiting labels a batch at a time, and go on while at
         least half of a batch is resolved: a backlog of labels that came
@@ -444,16 +501,24 @@ class Training:
         )
         return learner
 
-    async def _snapshot(self, learner: Learner, base: int | None) -> None:
+    async def _snapshot(
+        self, learner: Learner, base: int | None, event: ModelEvent | None = None
+    ) -> None:
         """Write the learner as the next version if Redis still holds
-        ``base`` (None: no version), then acknowledge what it holds."""
+        ``base`` (None: no version), then acknowledge what it holds. A
+        version written for an ``event`` says so in its metadata, and its
+        model is kept past the history."""
         version = learner.version + 1
         blob, model = learner.state.dumps()
         meta = learner.state.meta()
         if self._labels_at:
             meta["labels_at"] = self._labels_at
+        if event is not None:
+            meta["event"] = event.model_dump(mode="json") | {"version": version}
         try:
-            await self._store.save_snapshot(self._name, base, version, blob, meta, model)
+            await self._store.save_snapshot(
+                self._name, base, version, blob, meta, model, keep=event is not None
+            )
         except SnapshotConflict as exc:
             # Resolved by the next ``_current``: ours again on top of a newer
             # head, or ours written back over a lost one.

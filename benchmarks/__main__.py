@@ -104,6 +104,7 @@ def worker_settings(base: dict[str, Any], name: str, **extra: Any) -> Settings:
         topic_predictions=f"{name}-predictions",
         topic_dead_letter=f"{name}-dead-letter",
         topic_drift=f"{name}-drift",
+        topic_model_events=f"{name}-model-events",
         data_dir=f"{tempfile.gettempdir()}/{name}",
         **extra,
     )

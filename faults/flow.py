@@ -78,6 +78,7 @@ class Run:
             "topic_predictions": f"{self.id}-predictions",
             "topic_dead_letter": f"{self.id}-dead-letter",
             "topic_drift": f"{self.id}-drift",
+            "topic_model_events": f"{self.id}-model-events",
             "data_dir": self.data_dir,
             # A dead worker's partitions move after this: keep hand-overs short.
             "kafka_session_timeout_seconds": 6,

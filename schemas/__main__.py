@@ -8,7 +8,14 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from schemas.events import DeadLetterEvent, DriftEvent, FeatureEvent, LabelEvent, PredictionEvent
+from schemas.events import (
+    DeadLetterEvent,
+    DriftEvent,
+    FeatureEvent,
+    LabelEvent,
+    ModelEvent,
+    PredictionEvent,
+)
 
 CONTRACTS: dict[str, type[BaseModel]] = {
     "features": FeatureEvent,
@@ -16,6 +23,7 @@ CONTRACTS: dict[str, type[BaseModel]] = {
     "predictions": PredictionEvent,
     "dead-letter": DeadLetterEvent,
     "drift": DriftEvent,
+    "model-events": ModelEvent,
 }
 DEFAULT_DIR = Path(__file__).parent / "json"
 

@@ -143,3 +143,32 @@ class DriftEvent(_Contract):
     model: str
     model_version: int
     at: datetime
+
+
+class ModelAction(StrEnum):
+    """What an operator (or a drift policy) did to the model."""
+
+    ROLLBACK = "rollback"
+    """The model of an earlier version serves again, and learns on."""
+    PIN = "pin"
+    """The model of a version serves, and nothing replaces it: not learned
+    (labels still joined and counted) until ``unpin``."""
+    UNPIN = "unpin"
+    FREEZE = "freeze"
+    """Learning stops: labels are still joined and counted, not learned."""
+    UNFREEZE = "unfreeze"
+
+
+class ModelEvent(_Contract):
+    """A model version written for a reason other than learning, on the
+    model-events topic (and in the version log)."""
+
+    model: str
+    version: int
+    """The version it wrote."""
+    action: ModelAction
+    source_version: int | None = None
+    """The version whose model it serves (rollback, pin)."""
+    reason: str
+    requested_at: datetime
+    at: datetime

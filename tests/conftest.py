@@ -38,6 +38,7 @@ def make_settings() -> Callable[..., Settings]:
             "topic_predictions": f"{run}-predictions",
             "topic_dead_letter": f"{run}-dead-letter",
             "topic_drift": f"{run}-drift",
+            "topic_model_events": f"{run}-model-events",
             "data_dir": f"/tmp/{run}",
             "web_port": free_port(),
         }

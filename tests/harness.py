@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 
 from app.settings import Settings
 
@@ -37,6 +38,8 @@ def free_port() -> int:
 def env_of(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     for name, value in settings.model_dump().items():
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
         if value is not None:
             env[f"EDDY_{name.upper()}"] = str(value)
     return env

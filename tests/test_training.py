@@ -11,12 +11,13 @@ import pytest
 import redis
 
 from app import catalog, metrics, pending
+from app.control import Command
 from app.learner import Learned, LearnerState, Outcome
 from app.model import OnlineModel, Prediction
 from app.settings import Settings
 from app.store import Store
 from app.training import NoReceipt, Training, bootstrap, refresh
-from schemas import TrainingEvent
+from schemas import ModelAction, TrainingEvent
 from tests.conftest import REDIS_URL
 
 pytestmark = pytest.mark.integration
@@ -393,3 +394,58 @@ async def test_serving_loads_the_model_without_the_learners_state(
     before = sample("eddy_snapshots_refused_total", {"model": "logistic-regression"})
     await training.acquire()
     assert sample("eddy_snapshots_refused_total", {"model": "logistic-regression"}) == before + 1
+
+
+async def test_operators_commands_become_versions_every_process_serves(
+    store: Store, twin: Store, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(
+        snapshot_interval_seconds=60, snapshot_history=2, model_keep_every=2, models_kept=3
+    )
+    # This test's own retention: the fixture's store keeps the defaults.
+    store = Store.connect(REDIS_URL, settings.redis_prefix, 2.0, 2, 2, 3)
+    try:
+        await operate(store, twin, settings)
+    finally:
+        await store.close()
+
+
+async def operate(store: Store, twin: Store, settings: Settings) -> None:
+    served = await bootstrap(store, untrained())
+    training = Training(store, settings, served)
+    models = {}
+    for i in range(6):  # versions 0 (untrained) to 6, one label each
+        await score(store, f"e{i}")
+        await learn(training, [(i, label(f"e{i}"))])
+        await training.flush()
+        models[served.version] = served.model.predict({"x": 1.0})
+    assert served.version == 6 and await store.kept("logistic-regression") == [2, 4, 6]
+    assert not await store.loadable("logistic-regression", 3)  # past the history, not kept
+
+    async def obey(action: ModelAction, version: int | None = None) -> dict[str, object]:
+        command = Command.new(action, version)
+        await store.send_command("logistic-regression", command.dump())
+        events = await training.obey()
+        result = await store.command_result("logistic-regression", command.id)
+        assert result is not None
+        assert len(events) == (1 if result["done"] else 0)
+        return result
+
+    rolled = await obey(ModelAction.ROLLBACK, 2)
+    assert rolled["done"] and rolled["version"] == 7 and rolled["source_version"] == 2
+    assert served.model.predict({"x": 1.0}) == models[2]  # the learner's own process
+    other = await bootstrap(twin, untrained())
+    assert other.version == 7 and other.model.predict({"x": 1.0}) == models[2]
+    meta = await store.head_meta("logistic-regression")
+    assert meta is not None and meta["event"]["action"] == "rollback"
+    assert 7 in await store.kept("logistic-regression")  # an operator's version is kept
+
+    refused = await obey(ModelAction.ROLLBACK, 3)
+    assert refused == {"done": False, "error": "version 3's model is not kept any more"}
+
+    assert (await obey(ModelAction.FREEZE))["done"]
+    await score(store, "f")
+    learned = await learn(training, [(6, label("f"))])
+    assert learned.outcomes == {Outcome.FROZEN: 1}
+    assert training.learner is not None and training.learner.state.learned == 6
+    assert (await obey(ModelAction.UNFREEZE))["done"]

@@ -122,6 +122,7 @@ async def test_bad_input_is_dead_lettered_and_labels_are_counted(
         "invalid": 0,
         "overflow": 0,
         "failed": 0,
+        "frozen": 0,
     }
     meta = await store.head_meta(settings.model)
     assert meta is not None and meta["learned"] == 2

@@ -40,6 +40,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic_training, 1),
         TopicSpec(settings.topic_dead_letter, 1),
         TopicSpec(settings.topic_drift, 1),
+        TopicSpec(settings.topic_model_events, 1),
     ]
 
 
