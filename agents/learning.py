@@ -33,6 +33,9 @@ async def report(training: Training, learned: Learned) -> None:
     if learned.drifts:
         served = await runtime.served()
         await announce(error_drift_events(learned.drifts, settings, served, now))
+    if learned.events:
+        await publish(topics.model_events, ((e.model, e) for e in learned.events))
+        telemetry.record_model_events(learned.events)
 
 
 @app.agent(fetches.training)

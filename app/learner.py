@@ -10,20 +10,20 @@ from __future__ import annotations
 import heapq
 import logging
 import pickle
-from collections import Counter
-from collections.abc import Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
-from app import pending
+from app import catalog, pending
 from app.drift import ErrorDrift
 from app.errors import BadSnapshot, ModelError
-from app.model import OnlineModel, Prediction
+from app.model import Features, OnlineModel, Prediction
 from app.quality import Quality
-from app.settings import DetectorName
+from app.settings import DetectorName, Settings
 from app.store import DUPLICATE
-from schemas import Label, TrainingEvent
+from schemas import Label, ModelEvent, TrainingEvent
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,10 @@ class Outcome(StrEnum):
     froze learning or pinned a version."""
 
 
+WARM_UNKNOWN = 100
+"""Labels a reset model is warmed on when the detector does not say where
+the change began."""
+
 Record = tuple[int, TrainingEvent]
 """A training-topic offset and its label."""
 
@@ -69,6 +73,11 @@ class Learned:
     """Labels whose learning raised: offset, label, and the error."""
     dropped_features: int = 0
     """Features left out of what was learned: the vocabulary was full."""
+    resets: list[tuple[int, int, int]] = field(default_factory=list)
+    """Models reset on a drift: its window, and the labels the new one was
+    warmed on."""
+    events: list[ModelEvent] = field(default_factory=list)
+    """Versions written for a reason (a reset), to publish."""
     label_times: list[float] = field(default_factory=list)
     """When each joined label reached the labels topic."""
 
@@ -77,6 +86,8 @@ class Learned:
         self.delays.extend(other.delays)
         self.label_times.extend(other.label_times)
         self.drifts.extend(other.drifts)
+        self.resets.extend(other.resets)
+        self.events.extend(other.events)
         self.failed.extend(other.failed)
         self.dropped_features += other.dropped_features
 
@@ -191,6 +202,19 @@ class Learner:
         the newest did not load), learning since: what predictions name."""
         self.dirty = False
         """Learned something not yet in a snapshot."""
+        self.fresh: Callable[[], OnlineModel] | None = None
+        """With ``EDDY_DRIFT_ACTION=reset``: a new model of the same pipeline."""
+        self.recent: deque[tuple[Features, Label]] = deque(maxlen=1000)
+        """The newest labels learned, with their features: what a fresh
+        model is warmed on (kept in memory only, with ``fresh`` set)."""
+        self.resets = 0
+
+    def configure(self, settings: Settings) -> None:
+        """Take the drift action of ``settings``."""
+        if settings.drift_action == "reset":
+            name = settings.model
+            self.fresh = lambda: OnlineModel(name, catalog.build(name), settings.max_features)
+        self.recent = deque(maxlen=settings.drift_warm_labels)
 
     def unseen(self, records: Sequence[Record]) -> list[Record]:
         """Drop records the state has already learned (redelivered by Kafka
@@ -297,10 +321,29 @@ class Learner:
         state.learned += 1
         result.delays.append(event.label_at - record.scored_at)
         result.label_times.append(event.label_at)
+        if self.fresh is not None:
+            self.recent.append((record.features, event.label))
         window = state.error_drift.update(loss(event.label, record.served))
         if window is not None:
             result.drifts.append(window)
+            if self.fresh is not None:
+                result.resets.append((*window, self._reset()))
         return Outcome.JOINED
+
+    def _reset(self) -> int:
+        """A fresh model takes over, warmed on the labels since the change
+        (as ADWIN estimates it: its window, which drops what came before;
+        other detectors do not say, and the newest ``WARM_UNKNOWN`` are
+        used); how many it learned."""
+        assert self.fresh is not None
+        width = getattr(self.state.error_drift.detector, "width", None)
+        n = min(len(self.recent), int(width) if width else WARM_UNKNOWN)
+        model = self.fresh()
+        for x, y in list(self.recent)[len(self.recent) - n :]:
+            model.learn(x, y)
+        self.state.model = model
+        self.resets += 1
+        return n
 
 
 def loss(y: Label, served: Prediction) -> float:

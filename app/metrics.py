@@ -108,8 +108,8 @@ prediction_value = _histogram(
 model_version = _gauge("eddy_model_version", "Model version this process serves.", "model")
 model_events = _counter(
     "eddy_model_events",
-    "Versions written by an operator's command, by action (rollback, pin, unpin, freeze, "
-    "unfreeze).",
+    "Versions written for a reason other than learning, by action: an operator's "
+    "(rollback, pin, unpin, freeze, unfreeze) or a drift reset.",
     "action",
 )
 snapshot_age = _gauge(

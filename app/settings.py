@@ -23,6 +23,7 @@ REGRESSORS = {"linear-regression"}
 DetectorName = Literal["adwin", "page-hinkley", "kswin", "ddm", "eddm", "hddm-a", "hddm-w", "fhddm"]
 BINARY_DETECTORS = {"ddm", "eddm", "hddm-a", "hddm-w", "fhddm"}
 Role = Literal["all", "scorer", "learner"]
+DriftAction = Literal["alert", "reset"]
 
 
 class Settings(BaseSettings):
@@ -182,6 +183,15 @@ class Settings(BaseSettings):
     drift_detector: DetectorName = "adwin"
     """River detector on the error stream (0/1 errors for classifiers,
     absolute errors for regressors; the DDM family takes classifiers only)."""
+
+    drift_action: DriftAction = "alert"
+    """What an error-stream drift does besides its drift event: ``alert``,
+    nothing more; ``reset``, a fresh model of the same pipeline takes over,
+    warmed on the labels since the change (ADWIN's window; the newest 100
+    for other detectors), as a new version with its reason."""
+
+    drift_warm_labels: int = Field(1000, ge=1)
+    """Most labels a reset model is warmed on (kept in the learner's memory)."""
 
     drift_window_seconds: float = Field(60.0, gt=0)
     """Length of the feature and prediction drift windows."""

@@ -38,7 +38,7 @@ from app.model import OnlineModel
 from app.serving import ServedModel
 from app.settings import Settings
 from app.store import Snapshot, Store
-from schemas import ModelEvent
+from schemas import ModelAction, ModelEvent
 
 log = logging.getLogger(__name__)
 
@@ -288,6 +288,8 @@ class Training:
             self._receipts.append(receipt)
             if not self._owns():  # revoked while learning: release did not get the lock
                 self._abandon()
+            elif learned.resets:
+                await self._reset_version(learner, learned)
             elif time.monotonic() - self._last_snapshot >= self._settings.snapshot_interval_seconds:
                 try:
                     await self._snapshot(learner, learner.version)
@@ -317,9 +319,37 @@ class Training:
                 return Learned()
             learner = await self._current()
             learned = await self._retry(learner)
-            if learner.dirty or self._receipts:
+            if learned.resets and self._owns():
+                await self._reset_version(learner, learned)
+            elif learner.dirty or self._receipts:
                 await self._snapshot_if_owned(learner)
             return learned
+
+    async def _reset_version(self, learner: Learner, learned: Learned) -> None:
+        """Write the model a drift reset as a version with its reason (the
+        last reset of the batch, if it had several)."""
+        first, last, warmed = learned.resets[-1]
+        now = datetime.now(UTC)
+        event = ModelEvent(
+            model=self._name,
+            version=learner.version + 1,
+            action=ModelAction.RESET,
+            reason=(
+                f"error drift over labels {first} to {last}: a fresh {self._name} "
+                f"warmed on the last {warmed} labels"
+            ),
+            requested_at=now,
+            at=now,
+        )
+        try:
+            await self._snapshot(learner, learner.version, event)
+        except StoreUnavailable as exc:
+            log.warning("reset version postponed: %s", exc)  # the next snapshot holds it
+            return
+        except SnapshotConflict:
+            return  # logged; the next batch resolves it
+        log.warning("%s version %d: %s", self._name, event.version, event.reason)
+        learned.events.append(event)
 
     async def obey(self) -> list[ModelEvent]:
         """Carry out the operators' commands queued for the learner, in
@@ -490,6 +520,7 @@ class Training:
                 )
         # Learning goes on on top of the head, whichever version the state came from.
         learner = Learner(state, head if head is not None else version, origin=version)
+        learner.configure(self._settings)
         state.model.max_features = self._settings.max_features
         log.info(
             "learner resumes from %s version %d (offset %d, %d learned, %d waiting)",

@@ -157,6 +157,8 @@ class ModelAction(StrEnum):
     FREEZE = "freeze"
     """Learning stops: labels are still joined and counted, not learned."""
     UNFREEZE = "unfreeze"
+    RESET = "reset"
+    """A fresh model took over on an error drift (``EDDY_DRIFT_ACTION=reset``)."""
 
 
 class ModelEvent(_Contract):

@@ -13,7 +13,9 @@ from app import catalog, pending
 from app.errors import BadSnapshot
 from app.learner import Learner, LearnerState, Outcome
 from app.model import Features, OnlineModel, Prediction
+from app.settings import Settings
 from app.store import DUPLICATE
+from benchmarks.drift import run
 from schemas import TrainingEvent
 
 SERVED = Prediction(True, ((False, 0.4), (True, 0.6)))
@@ -178,3 +180,31 @@ def test_the_models_vocabulary_is_capped_and_what_it_leaves_out_is_counted() -> 
     assert out.outcomes == {Outcome.JOINED: 2000}
     assert len(model.vocabulary) == 50 and out.dropped_features == 20_000 - 50
     assert len(pickle.dumps(model)) < 20_000
+
+
+def test_a_drift_reset_warms_a_fresh_model_on_the_labels_since_the_change() -> None:
+    lrn = learner()
+    lrn.configure(Settings(drift_action="reset", drift_warm_labels=300))
+    record = pending.encode({"x": 1.0}, SERVED, 0, 90.0)  # served True
+    resets = []
+    for i in range(600):  # right for 400 labels, then wrong: the error rate jumps
+        y = i < 400
+        out = lrn.learn([(i, label(f"e{i}", y))], [record], max_delay=60, wait=5, now=100)
+        resets += out.resets
+    assert lrn.resets == len(resets) >= 1
+    first, last, warmed = resets[0]
+    assert first == 0 and 400 < last < 600
+    # ADWIN's window after the cut (its estimate of "since the change": a
+    # cut falls on its bucket boundaries, so it may hold some labels from
+    # before), not all 300 kept.
+    assert 0 < warmed < 300
+    assert lrn.state.model.predict({"x": 1.0}).label is False  # it learned the new concept
+
+
+def test_a_reset_recovers_from_a_concept_flip_sooner_than_an_alert() -> None:
+    alert = run("alert", 8000, 100, 42)
+    reset = run("reset", 8000, 100, 42)
+    assert alert.resets == 0 and reset.resets >= 1
+    assert reset.detected == alert.detected is not None
+    assert reset.recovered is not None
+    assert alert.recovered is None or reset.recovered < alert.recovered
