@@ -27,7 +27,7 @@ async def follow_versions() -> None:
     served = await runtime.served()
     while True:
         try:
-            async for version in runtime.store.announced(served.model.name):
+            async for version in runtime.store.announced(served.line):
                 # None: (re)subscribed, and what was announced before unheard.
                 if version is None or version > served.version:
                     await refresh_now(served)

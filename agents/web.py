@@ -81,8 +81,9 @@ async def model_versions(web: Any, request: Any) -> Any:
 
 @app.page("/model/{action}")
 class ModelControl(View):  # type: ignore[misc]  # Faust's View is untyped
-    """``POST /model/rollback|pin|unpin|freeze|unfreeze`` (``{"version": N}``
-    for rollback and pin), behind ``Authorization: Bearer EDDY_ADMIN_TOKEN``:
+    """``POST /model/rollback|pin|unpin|freeze|unfreeze|promote``
+    (``{"version": N}`` for rollback and pin, ``{"challenger": NAME}`` for
+    promote), behind ``Authorization: Bearer EDDY_ADMIN_TOKEN``:
     200 with the model event once the learner carried it out, 409 if it
     refused it, 202 if no learner took it within 5 s (it is queued)."""
 
@@ -95,7 +96,8 @@ class ModelControl(View):  # type: ignore[misc]  # Faust's View is untyped
             return self.json({"error": "a valid admin token is required"}, status=401)
         try:
             body = await request.json() if request.can_read_body else {}
-            command = Command.new(ModelAction(action), (body or {}).get("version"))
+            body = body or {}
+            command = Command.new(ModelAction(action), body.get("version"), body.get("challenger"))
         except (ValueError, CommandRefused) as exc:
             return self.json({"error": str(exc)}, status=400)
         result = await admin.request(runtime.store, settings, command)

@@ -79,6 +79,7 @@ def parser() -> argparse.ArgumentParser:
         )
     for action in (ModelAction.UNPIN, ModelAction.FREEZE, ModelAction.UNFREEZE):
         verbs.add_parser(action.value, help=f"{action.value} the model")
+    verbs.add_parser("promote", help="make a challenger the champion").add_argument("challenger")
     return cli
 
 
@@ -98,7 +99,11 @@ async def run(argv: list[str]) -> int:
             print(json.dumps(found))
             return 0 if found else 1
         try:
-            command = Command.new(ModelAction(args.verb), getattr(args, "version", None))
+            command = Command.new(
+                ModelAction(args.verb),
+                getattr(args, "version", None),
+                getattr(args, "challenger", None),
+            )
         except CommandRefused as exc:
             print(json.dumps({"done": False, "error": str(exc)}))
             return 1

@@ -35,10 +35,14 @@ class Command:
     action: ModelAction
     version: int | None
     requested_at: float
+    challenger: str | None = None
+    """The pipeline to promote (promote)."""
 
     @classmethod
-    def new(cls, action: ModelAction, version: int | None = None) -> Command:
-        command = cls(uuid.uuid4().hex, ModelAction(action), version, time.time())
+    def new(
+        cls, action: ModelAction, version: int | None = None, challenger: str | None = None
+    ) -> Command:
+        command = cls(uuid.uuid4().hex, ModelAction(action), version, time.time(), challenger)
         command.check()
         return command
 
@@ -48,11 +52,13 @@ class Command:
         try:
             action = ModelAction(raw["action"])
             version = raw.get("version")
+            challenger = raw.get("challenger")
             command = cls(
                 str(raw["id"]),
                 action,
                 None if version is None else int(version),
                 float(raw["requested_at"]),
+                None if challenger is None else str(challenger),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CommandRefused(f"not a command: {raw!r} ({exc})") from exc
@@ -66,6 +72,8 @@ class Command:
             raise CommandRefused(f"{self.action.value} takes no version")
         if self.version is not None and self.version < 0:
             raise CommandRefused(f"no version {self.version}")
+        if (self.action is ModelAction.PROMOTE) != (self.challenger is not None):
+            raise CommandRefused("promote, and only promote, names a challenger")
 
     def dump(self) -> dict[str, Any]:
         return {
@@ -73,6 +81,7 @@ class Command:
             "action": self.action.value,
             "version": self.version,
             "requested_at": self.requested_at,
+            "challenger": self.challenger,
         }
 
 
@@ -84,8 +93,8 @@ def apply(command: Command, state: LearnerState, model: OnlineModel | None) -> s
     if action in WITH_VERSION:
         if model is None:
             raise CommandRefused(f"version {command.version}'s model is not kept any more")
-        if model.name != state.model.name:
-            raise CommandRefused(f"version {command.version} is a {model.name}")
+        if model.kind != state.model.kind:
+            raise CommandRefused(f"version {command.version} is a {model.kind}")
         model.max_features = state.model.max_features
         state.model = model
     if action is ModelAction.ROLLBACK:

@@ -14,14 +14,15 @@ from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from app import catalog, pending
 from app.drift import ErrorDrift
-from app.errors import BadSnapshot, ModelError
+from app.errors import BadSnapshot, CommandRefused, ModelError
 from app.model import Features, OnlineModel, Prediction
 from app.quality import Quality
-from app.settings import DetectorName, Settings
+from app.selection import Contender, Rules, SignTest, label_loss
+from app.settings import DetectorName, ModelName, Settings
 from app.store import DUPLICATE
 from schemas import Label, ModelEvent, TrainingEvent
 
@@ -50,6 +51,11 @@ class Outcome(StrEnum):
     FROZEN = "frozen"
     """Joined, and counted in the live quality, but not learned: an operator
     froze learning or pinned a version."""
+
+
+def build(name: ModelName, settings: Settings) -> OnlineModel:
+    """An untrained model of the pipeline ``name``."""
+    return OnlineModel(name, catalog.build(name), settings.max_features)
 
 
 WARM_UNKNOWN = 100
@@ -127,6 +133,11 @@ class LearnerState:
     """An operator froze learning."""
     pinned: int | None = None
     """The version an operator pinned (its model serves, and is not learned)."""
+    challengers: dict[str, Contender] = field(default_factory=dict)
+    """By pipeline name: they learn the same labels, and are compared."""
+    champion: Quality | None = None
+    """The champion's quality measured as the challengers' is (predicted
+    just before learning each label), while there are challengers."""
 
     @property
     def learns(self) -> bool:
@@ -149,7 +160,8 @@ class LearnerState:
     def __setstate__(self, state: dict[str, Any] | tuple[None, dict[str, Any]]) -> None:
         if isinstance(state, tuple):  # written before waiting labels were tuples
             state = state[1]
-        state = {"frozen": False, "pinned": None, **state}  # before operators' controls
+        # Written before operators' controls, or before challengers.
+        state = {"frozen": False, "pinned": None, "challengers": {}, "champion": None, **state}
         for name, value in state.items():
             if name == "waiting":
                 value = [w if isinstance(w, Waiting) else Waiting.load(w) for w in value]
@@ -189,6 +201,8 @@ class LearnerState:
             "waiting": len(self.waiting),
             "frozen": self.frozen,
             "pinned": self.pinned,
+            "challengers": {name: c.report() for name, c in self.challengers.items()},
+            "champion_compared": None if self.champion is None else self.champion.report(),
         }
 
 
@@ -208,13 +222,85 @@ class Learner:
         """The newest labels learned, with their features: what a fresh
         model is warmed on (kept in memory only, with ``fresh`` set)."""
         self.resets = 0
+        self.rules = Rules()
 
     def configure(self, settings: Settings) -> None:
-        """Take the drift action of ``settings``."""
+        """Take the drift action and the challengers of ``settings``: those
+        named and not in the state start untrained; those in the state and
+        no longer named are dropped."""
+        state = self.state
         if settings.drift_action == "reset":
-            name = settings.model
-            self.fresh = lambda: OnlineModel(name, catalog.build(name), settings.max_features)
+            self.fresh = lambda: build(cast(ModelName, state.model.name), settings)
         self.recent = deque(maxlen=settings.drift_warm_labels)
+        self.rules = Rules(
+            settings.promotion_loss,
+            settings.promotion_alpha,
+            settings.promotion_effect,
+            settings.promotion_min_labels,
+            settings.promotion == "auto",
+            [n for n in settings.challenger_names if n != state.model.name],
+        )
+        for name in list(state.challengers):
+            if name not in self.rules.names:
+                del state.challengers[name]
+        for name in self.rules.names:
+            if name not in state.challengers:
+                state.challengers[name] = self.contender(build(name, settings))
+        if state.challengers and state.champion is None:
+            state.champion = Quality(state.model.kind, state.quality.window)
+        if not state.challengers:
+            state.champion = None
+
+    def contender(self, model: OnlineModel) -> Contender:
+        test = SignTest(self.rules.alpha, self.rules.effect)
+        return Contender(model, Quality(model.kind, self.state.quality.window), test)
+
+    def promote(self, name: str) -> Contender:
+        """``name`` becomes the champion; the champion becomes a challenger.
+        Every test starts over (they were against the old champion)."""
+        state = self.state
+        if name not in state.challengers:
+            raise CommandRefused(f"no challenger {name}: {', '.join(state.challengers) or 'none'}")
+        winner = state.challengers.pop(name)
+        old = state.model
+        state.challengers[old.name] = self.contender(old)
+        state.model = winner.model
+        state.champion = winner.quality
+        for contender in state.challengers.values():
+            contender.test = SignTest(self.rules.alpha, self.rules.effect)
+        return winner
+
+    def earned(self) -> str | None:
+        """The challenger the test says to promote, if promotions are
+        automatic (tests that concluded "no better" start over)."""
+        for name, contender in self.state.challengers.items():
+            decision = contender.test.decision(self.rules.min_labels)
+            if decision == "reject":
+                contender.test.restart()
+            elif decision == "promote" and self.rules.auto:
+                return name
+        return None
+
+    def _challenge(self, features: Features, y: Label) -> None:
+        """Each challenger and the champion predict the label's features,
+        are compared, and the challengers learn it (the champion learns it
+        after)."""
+        state = self.state
+        kind, loss = state.model.kind, self.rules.loss
+        champion = state.model.predict(features)
+        assert state.champion is not None
+        state.champion.update(y, champion)
+        champion_loss = label_loss(kind, y, champion, loss)
+        for name, contender in state.challengers.items():
+            try:
+                prediction = contender.model.predict(features)
+                contender.model.learn(features, y)
+            except ModelError:
+                log.exception("challenger %s could not handle a label", name)
+                continue
+            contender.quality.update(y, prediction)
+            contender.test.update(champion_loss, label_loss(kind, y, prediction, loss))
+            contender.learned += 1
 
     def unseen(self, records: Sequence[Record]) -> list[Record]:
         """Drop records the state has already learned (redelivered by Kafka
@@ -312,6 +398,8 @@ class Learner:
             state.quality.update(event.label, record.served)
             state.error_drift.update(loss(event.label, record.served))
             return Outcome.FROZEN
+        if state.challengers:
+            self._challenge(record.features, event.label)
         try:
             result.dropped_features += state.model.learn(record.features, event.label)
         except ModelError:

@@ -106,6 +106,22 @@ prediction_value = _histogram(
     "eddy_prediction_value", "Predicted values (regressors).", VALUE_BUCKETS
 )
 model_version = _gauge("eddy_model_version", "Model version this process serves.", "model")
+compared_quality = _gauge(
+    "eddy_compared_quality",
+    "With challengers: the quality of the champion and of each challenger, each predicting "
+    "every label just before learning it (the protocol they are compared by), by pipeline, "
+    "role (champion or challenger) and metric.",
+    "model",
+    "role",
+    "metric",
+)
+challenger_test = _gauge(
+    "eddy_challenger_test_labels",
+    "The promotion test of each challenger against the champion, this run of it: labels "
+    "where its loss was lower (better), higher (worse), or either (compared).",
+    "model",
+    "count",
+)
 model_events = _counter(
     "eddy_model_events",
     "Versions written for a reason other than learning, by action: an operator's "

@@ -29,6 +29,12 @@ class ServedModel:
     """Labels the served model has learned."""
     live: bool = False
     """Whether this is the learner's model, learning in place."""
+    line: str = ""
+    """The name of the model's line of versions in Redis (``EDDY_MODEL``):
+    the served pipeline's own name changes when a challenger is promoted."""
+
+    def __post_init__(self) -> None:
+        self.line = self.line or self.model.name
 
     def swap(
         self,

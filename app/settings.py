@@ -13,12 +13,20 @@ pydantic_core._pydantic_core.ValidationError: 1 validation error for Settings
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Literal, Self, cast, get_args
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-ModelName = Literal["logistic-regression", "hoeffding-tree", "linear-regression"]
+ModelName = Literal[
+    "logistic-regression",
+    "hoeffding-tree",
+    "linear-regression",
+    "hoeffding-adaptive-tree",
+    "adaptive-random-forest",
+    "bandit-logistic-regression",
+    "successive-halving-logistic-regression",
+]
 REGRESSORS = {"linear-regression"}
 DetectorName = Literal["adwin", "page-hinkley", "kswin", "ddm", "eddm", "hddm-a", "hddm-w", "fhddm"]
 BINARY_DETECTORS = {"ddm", "eddm", "hddm-a", "hddm-w", "fhddm"}
@@ -99,7 +107,31 @@ class Settings(BaseSettings):
     brokers). Existing topics are left as they are."""
 
     model: ModelName = "logistic-regression"
-    """The River pipeline served and trained (see the README's model table)."""
+    """The River pipeline served and trained (see the README's model table).
+    It also names the model's line of versions in Redis, whichever pipeline
+    a promotion makes the champion."""
+
+    challengers: str = ""
+    """Pipelines (comma-separated names from the model table, of the same
+    kind as ``EDDY_MODEL``) that learn from the same labels in the learner,
+    each compared with the champion label by label."""
+
+    promotion: Literal["auto", "manual"] = "auto"
+    """``auto``: a challenger that beats the champion by the sequential test
+    takes its place; ``manual``: only ``eddy model promote``."""
+
+    promotion_loss: Literal["zero-one", "log"] = "zero-one"
+    """Per-label loss compared (classifiers; regressors: absolute error)."""
+
+    promotion_min_labels: int = Field(1000, ge=1)
+    """Labels both must have been compared on before a promotion."""
+
+    promotion_alpha: float = Field(0.01, gt=0, lt=0.5)
+    """Bound on the chance of promoting a challenger that is no better."""
+
+    promotion_effect: float = Field(0.1, gt=0, lt=0.5)
+    """The edge the test is built to detect: among the labels where the two
+    differ, the challenger better on 0.5 + this share of them."""
 
     batch_max_events: int = Field(500, ge=1, le=100_000)
     """Most records in one fetch from Kafka, which is handled as one batch
@@ -248,6 +280,23 @@ class Settings(BaseSettings):
             )
         return self
 
+    @property
+    def challenger_names(self) -> list[ModelName]:
+        return [cast(ModelName, n.strip()) for n in self.challengers.split(",") if n.strip()]
+
+    @model_validator(mode="after")
+    def _challengers_fit(self) -> Self:
+        names = [n.strip() for n in self.challengers.split(",") if n.strip()]
+        known = get_args(ModelName)
+        for name in names:
+            if name not in known:
+                raise ValueError(f"challenger {name!r} is not a model: {', '.join(known)}")
+            if (name in REGRESSORS) != (self.model in REGRESSORS):
+                raise ValueError(f"challenger {name} is not of the same kind as {self.model}")
+        if self.model in names or len(set(names)) != len(names):
+            raise ValueError("each challenger must be named once, and not be EDDY_MODEL")
+        return self
+
     @model_validator(mode="after")
     def _detector_fits(self) -> Self:
         if self.model in REGRESSORS and self.drift_detector in BINARY_DETECTORS:
@@ -293,7 +342,7 @@ def markdown_table() -> str:
     """The README's settings table: ``python -m app.settings``."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
-        default = "" if field.default is None else f"`{field.default}`"
+        default = "" if field.default in (None, "") else f"`{field.default}`"
         meaning = " ".join((field.description or "").split()).replace("``", "`")
         rows.append(f"| `EDDY_{name.upper()}` | {default} | {meaning} |")
     return "\n".join(rows)

@@ -6,6 +6,8 @@ import time
 
 from app.learner import Learned, LearnerState
 from app.metrics import (
+    challenger_test,
+    compared_quality,
     drift_detected,
     drift_statistic,
     end_to_end_latency,
@@ -53,6 +55,23 @@ def record_rejected(letters: list[DeadLetterEvent]) -> None:
         events_rejected.labels(letter.source.topic, letter.reason.value).inc()
 
 
+def record_compared(state: LearnerState) -> None:
+    """The champion and its challengers, as they are compared."""
+    if state.champion is not None:
+        for name, value in state.champion.report().items():
+            compared_quality.labels(state.model.name, "champion", name).set(value)
+    for model, contender in state.challengers.items():
+        for name, value in contender.quality.report().items():
+            compared_quality.labels(model, "challenger", name).set(value)
+        test = contender.test
+        for count, n in (
+            ("better", test.better),
+            ("worse", test.worse),
+            ("compared", test.compared),
+        ):
+            challenger_test.labels(model, count).set(n)
+
+
 def record_learned(learned: Learned, state: LearnerState) -> None:
     for outcome, n in learned.outcomes.items():
         label_outcomes.labels(outcome.value).inc(n)
@@ -62,6 +81,7 @@ def record_learned(learned: Learned, state: LearnerState) -> None:
     labels_waiting.set(len(state.waiting))
     for name, value in state.quality.report().items():
         model_quality.labels(name, "all").set(value)
+    record_compared(state)
 
 
 def record_rolling_quality(state: LearnerState) -> None:

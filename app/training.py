@@ -30,10 +30,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, TypeVar, overload
 
-from app import catalog, metrics, telemetry
+from app import metrics, telemetry
 from app.control import Command, apply
 from app.errors import BadSnapshot, CommandRefused, SnapshotConflict, StoreUnavailable
-from app.learner import Learned, Learner, LearnerState, Record
+from app.learner import Learned, Learner, LearnerState, Record, build
 from app.model import OnlineModel
 from app.serving import ServedModel
 from app.settings import Settings
@@ -69,7 +69,7 @@ River 30 to 50 ms, which scoring in the same process would wait out."""
 
 def initial_state(settings: Settings) -> LearnerState:
     """The untrained model of version 0, with the learner's monitors."""
-    model = OnlineModel(settings.model, catalog.build(settings.model), settings.max_features)
+    model = build(settings.model, settings)
     return LearnerState.fresh(model, settings.drift_detector, settings.quality_window)
 
 
@@ -138,12 +138,11 @@ async def bootstrap(store: Store, initial: LearnerState, history: int = 10) -> S
     name = initial.model.name
     found = await newest_model(store, name, await store.head_version(name), history)
     if found is None:
-        return ServedModel(initial.model, 0)
+        return ServedModel(initial.model, 0, line=name)
     model, snapshot = found
     meta = snapshot.meta
-    return ServedModel(
-        model, snapshot.version, float(meta.get("created_at", 0.0)), learned=meta.get("learned", 0)
-    )
+    created = float(meta.get("created_at", 0.0))
+    return ServedModel(model, snapshot.version, created, learned=meta.get("learned", 0), line=name)
 
 
 async def refresh(store: Store, served: ServedModel) -> bool:
@@ -155,7 +154,7 @@ async def refresh(store: Store, served: ServedModel) -> bool:
     prediction must name, so it is served."""
     if served.live:  # the learner's own model: newer than any version
         return False
-    name = served.model.name
+    name = served.line
     head = await store.head_version(name)
     if head is None or head == served.version or head == served.refused:
         return False
@@ -200,7 +199,7 @@ class Training:
         self._store = store
         self._settings = settings
         self._served = served
-        self._name = served.model.name
+        self._name = served.line
         self._owns = owns
         """Whether this process holds the training partition (its consumer says)."""
         self._learner: Learner | None = None
@@ -290,6 +289,8 @@ class Training:
                 self._abandon()
             elif learned.resets:
                 await self._reset_version(learner, learned)
+            elif (earned := learner.earned()) is not None:
+                await self._promotion(learner, learned, earned)
             elif time.monotonic() - self._last_snapshot >= self._settings.snapshot_interval_seconds:
                 try:
                     await self._snapshot(learner, learner.version)
@@ -321,9 +322,47 @@ class Training:
             learned = await self._retry(learner)
             if learned.resets and self._owns():
                 await self._reset_version(learner, learned)
+            elif self._owns() and (earned := learner.earned()) is not None:
+                await self._promotion(learner, learned, earned)
             elif learner.dirty or self._receipts:
                 await self._snapshot_if_owned(learner)
             return learned
+
+    async def _promotion(self, learner: Learner, learned: Learned, name: str) -> None:
+        """The challenger ``name`` earned the champion's place: promote it,
+        as a version with the test's figures for its reason."""
+        state = learner.state
+        old, test = state.model.name, state.challengers[name].test
+        alpha = learner.rules.alpha
+        reason = (
+            f"{name} beat {old}: lower loss on {test.better} labels, higher on "
+            f"{test.worse}, of {test.compared} compared (sequential test, alpha {alpha})"
+        )
+        learner.promote(name)
+        now = datetime.now(UTC)
+        event = ModelEvent(
+            model=self._name,
+            version=learner.version + 1,
+            action=ModelAction.PROMOTE,
+            champion=name,
+            reason=reason,
+            requested_at=now,
+            at=now,
+        )
+        await self._write_event(learner, learned, event)
+
+    async def _write_event(self, learner: Learner, learned: Learned, event: ModelEvent) -> None:
+        """Write a version for ``event`` now; if Redis cannot take it, the
+        next snapshot holds the change (without its event)."""
+        try:
+            await self._snapshot(learner, learner.version, event)
+        except StoreUnavailable as exc:
+            log.warning("%s version postponed: %s", event.action.value, exc)
+            return
+        except SnapshotConflict:
+            return  # logged; the next batch resolves it
+        log.warning("%s version %d: %s", self._name, event.version, event.reason)
+        learned.events.append(event)
 
     async def _reset_version(self, learner: Learner, learned: Learned) -> None:
         """Write the model a drift reset as a version with its reason (the
@@ -341,15 +380,7 @@ class Training:
             requested_at=now,
             at=now,
         )
-        try:
-            await self._snapshot(learner, learner.version, event)
-        except StoreUnavailable as exc:
-            log.warning("reset version postponed: %s", exc)  # the next snapshot holds it
-            return
-        except SnapshotConflict:
-            return  # logged; the next batch resolves it
-        log.warning("%s version %d: %s", self._name, event.version, event.reason)
-        learned.events.append(event)
+        await self._write_event(learner, learned, event)
 
     async def obey(self) -> list[ModelEvent]:
         """Carry out the operators' commands queued for the learner, in
@@ -382,12 +413,19 @@ class Training:
                 raise CommandRefused(f"version {command.version} does not load: {exc}") from exc
         state = learner.state
         before = (state.model, state.pinned, state.frozen)
-        reason = apply(command, state, model)
+        if command.action is ModelAction.PROMOTE:
+            assert command.challenger is not None
+            old = state.model.name
+            learner.promote(command.challenger)
+            reason = f"{command.challenger} promoted by hand over {old}"
+        else:
+            reason = apply(command, state, model)
         event = ModelEvent(
             model=self._name,
             version=learner.version + 1,
             action=command.action,
             source_version=command.version,
+            champion=state.model.name,
             reason=reason,
             requested_at=datetime.fromtimestamp(command.requested_at, UTC),
             at=datetime.now(UTC),
@@ -396,6 +434,8 @@ class Training:
             await self._snapshot(learner, learner.version, event)
         except (StoreUnavailable, SnapshotConflict):
             # Not carried out: the state as it was, the command back in front.
+            if command.action is ModelAction.PROMOTE:
+                learner.promote(before[0].name)
             state.model, state.pinned, state.frozen = before
             await self._store.retake_command(self._name, raw)
             raise

@@ -159,6 +159,8 @@ class ModelAction(StrEnum):
     UNFREEZE = "unfreeze"
     RESET = "reset"
     """A fresh model took over on an error drift (``EDDY_DRIFT_ACTION=reset``)."""
+    PROMOTE = "promote"
+    """A challenger became the champion: it earned it, or an operator said so."""
 
 
 class ModelEvent(_Contract):
@@ -171,6 +173,8 @@ class ModelEvent(_Contract):
     action: ModelAction
     source_version: int | None = None
     """The version whose model it serves (rollback, pin)."""
+    champion: str | None = None
+    """The pipeline that serves from this version on (promote)."""
     reason: str
     requested_at: datetime
     at: datetime

@@ -51,14 +51,14 @@ def test_freeze_and_unfreeze_toggle_learning_and_refuse_to_repeat() -> None:
         apply(command(ModelAction.UNPIN), s, None)
 
 
-def test_a_version_whose_model_is_gone_or_another_model_is_refused_and_nothing_changes() -> None:
+def test_a_version_whose_model_is_gone_or_of_another_kind_is_refused_and_nothing_changes() -> None:
     s = state()
     model = s.model
     with pytest.raises(CommandRefused, match="not kept"):
         apply(command(ModelAction.ROLLBACK, 2), s, None)
-    tree = OnlineModel("hoeffding-tree", catalog.build("hoeffding-tree"))
-    with pytest.raises(CommandRefused, match="hoeffding-tree"):
-        apply(command(ModelAction.PIN, 2), s, tree)
+    regressor = OnlineModel("linear-regression", catalog.build("linear-regression"))
+    with pytest.raises(CommandRefused, match="is a regressor"):
+        apply(command(ModelAction.PIN, 2), s, regressor)
     assert s.model is model and s.pinned is None
 
 

@@ -31,6 +31,7 @@ from tests.harness import (
     produce,
     wait_assigned,
 )
+from tests.test_selection import linear_stream
 
 pytestmark = pytest.mark.integration
 
@@ -71,11 +72,12 @@ def post(worker: Worker, path: str, body: dict[str, Any], token: str | None) -> 
 
 
 async def serving(worker: Worker, version: int, within: float = 1.0) -> float:
-    """Seconds until ``worker`` serves ``version``; fails past ``within``."""
+    """Seconds until ``worker`` serves ``version`` (or a newer one); fails
+    past ``within``."""
     began = time.monotonic()
     while time.monotonic() - began < within:
         status = worker.status() or {}
-        if status.get("serving_version") == version:
+        if status.get("serving_version", -1) >= version:
             return time.monotonic() - began
         await asyncio.sleep(0.02)
     raise AssertionError(f"not serving version {version} within {within} s: {worker.status()}")
@@ -140,3 +142,39 @@ async def test_pin_freeze_and_rollback_reach_every_process_within_a_second(
         events = await reader.until("4 model events", lambda v: len(v) >= 4, 10)
     assert [e["action"] for e in events] == ["pin", "unpin", "freeze", "rollback"]
     assert all(e["reason"] and e["model"] == settings.model for e in events)
+
+
+async def test_a_challenger_that_earns_it_is_promoted_on_every_process_and_back_by_hand(
+    make_settings: Callable[..., Settings], spawn: Callable[[Settings], Worker], store: Store
+) -> None:
+    settings = make_settings(
+        model="hoeffding-tree",
+        challengers="logistic-regression",
+        promotion_min_labels=300,
+        admin_token=TOKEN,
+    )
+    learner = spawn(settings)
+    scorer = spawn(settings.model_copy(update={"role": "scorer", "web_port": free_port()}))
+    await wait_assigned([learner, scorer], {settings.topic_features: 4, settings.topic_training: 1})
+    events = list(qa_events(linear_stream(3000, seed=4), 10, "l"))
+    await produce(settings.kafka_bootstrap, as_records(events, settings), rate=3000)
+
+    async with Reader(settings.kafka_bootstrap, settings.topic_model_events) as reader:
+        [promoted] = await reader.until("a promotion", lambda v: len(v) >= 1, 60)
+    assert promoted["action"] == "promote" and promoted["champion"] == "logistic-regression"
+    assert promoted["reason"].startswith("logistic-regression beat hoeffding-tree")
+
+    async def scorer_serves_it() -> bool:
+        about = scorer.get("/model") or {}
+        return bool(about.get("name") == "logistic-regression")
+
+    await eventually("the scorer serves the new champion", scorer_serves_it, 5)
+    status = learner.status()
+    assert status is not None and status["learner"]["challengers"]["hoeffding-tree"]
+
+    status_code, back = post(scorer, "/model/promote", {"challenger": "hoeffding-tree"}, TOKEN)
+    assert status_code == 200 and back["champion"] == "hoeffding-tree", back
+    assert "by hand" in back["reason"]
+    status_code, refused = post(scorer, "/model/promote", {"challenger": "nope"}, TOKEN)
+    assert status_code == 409 and "no challenger nope" in refused["error"]
+    await serving(scorer, back["version"])

@@ -1,0 +1,135 @@
+"""Challengers: other pipelines that learn from the champion's labels, and
+the sequential test that decides when one has earned the champion's place.
+Pure.
+
+Every label the learner joins is predicted by the champion and by each
+challenger just before they learn it (progressive validation, the same
+protocol for all), and their per-label losses are compared. Only the labels
+where they differ say anything; on those, a challenger no better than the
+champion is better half the time. Wald's sequential probability ratio test
+weighs ``p = 1/2`` against ``p = 1/2 + effect``: it promotes when the
+likelihood ratio passes ``(1 - beta) / alpha``, and starts over when it
+falls under ``beta / (1 - alpha)``. Checked after every label, it still
+promotes a challenger that is no better with probability at most about
+``alpha`` (Wald's bound), where comparing two accuracies now and then
+would not. Each new start spends less of ``alpha`` (the k-th run gets
+``6 alpha / (pi^2 k^2)``, which sums to ``alpha``), so starting over for
+as long as the stream lasts keeps that bound.
+
+>>> test = SignTest(alpha=0.01, effect=0.1)
+>>> for _ in range(60):
+...     test.update(champion=1.0, challenger=0.0)
+>>> test.better, test.worse, test.decision(min_labels=50)
+(60, 0, 'promote')
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+from app.model import Kind, OnlineModel, Prediction
+from app.quality import Quality
+from app.settings import ModelName
+from schemas import Label
+
+BETA = 0.2
+"""Chance of missing a challenger that is ``effect`` better, per run of the test."""
+
+
+@dataclass(slots=True)
+class SignTest:
+    alpha: float
+    effect: float
+    better: int = 0
+    """Labels where the challenger's loss was lower (this run of the test)."""
+    worse: int = 0
+    compared: int = 0
+    """Labels compared (ties included), this run."""
+    restarts: int = 0
+    """Times the test concluded "no better" and started over."""
+
+    @property
+    def llr(self) -> float:
+        p = 0.5 + self.effect
+        return self.better * math.log(p / 0.5) + self.worse * math.log((1 - p) / 0.5)
+
+    def update(self, champion: float, challenger: float) -> None:
+        self.compared += 1
+        if challenger < champion:
+            self.better += 1
+        elif challenger > champion:
+            self.worse += 1
+
+    @property
+    def alpha_now(self) -> float:
+        """This run's share of ``alpha``."""
+        return self.alpha * 6 / (math.pi**2 * (self.restarts + 1) ** 2)
+
+    def decision(self, min_labels: int) -> Literal["promote", "reject"] | None:
+        """``promote`` (the challenger is better), ``reject`` (it is not:
+        the caller starts over), or None (not known yet)."""
+        alpha = self.alpha_now
+        if self.llr <= math.log(BETA / (1 - alpha)):
+            return "reject"
+        if self.compared >= min_labels and self.llr >= math.log((1 - BETA) / alpha):
+            return "promote"
+        return None
+
+    def restart(self) -> None:
+        self.better = self.worse = self.compared = 0
+        self.restarts += 1
+
+    def report(self) -> dict[str, float]:
+        return {
+            "better": self.better,
+            "worse": self.worse,
+            "compared": self.compared,
+            "llr": round(self.llr, 3),
+            "restarts": self.restarts,
+        }
+
+
+@dataclass(slots=True)
+class Contender:
+    """A challenger: its model, its prequential quality, and its test
+    against the champion."""
+
+    model: OnlineModel
+    quality: Quality
+    test: SignTest
+    learned: int = 0
+
+    def report(self) -> dict[str, object]:
+        return {
+            "model": self.model.name,
+            "learned": self.learned,
+            "quality": self.quality.report(),
+            "test": self.test.report(),
+        }
+
+
+@dataclass(slots=True)
+class Rules:
+    """How challengers are judged (from the settings)."""
+
+    loss: Literal["zero-one", "log"] = "zero-one"
+    alpha: float = 0.01
+    effect: float = 0.1
+    min_labels: int = 1000
+    auto: bool = True
+    names: list[ModelName] = field(default_factory=list)
+
+
+def label_loss(kind: Kind, y: Label, prediction: Prediction, loss: str) -> float:
+    """The loss the test compares: 0/1 or log loss (classifiers), absolute
+    error (regressors). A model with nothing to say loses."""
+    if kind == "regressor":
+        if prediction.label is None:
+            return math.inf
+        return abs(float(y) - float(prediction.label))
+    if loss == "log":
+        p = dict(prediction.probabilities or ()).get(y, 0.0)
+        return -math.log(min(max(p, 1e-15), 1.0))
+    return float(prediction.label is None or prediction.label != y)

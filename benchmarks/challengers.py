@@ -1,0 +1,98 @@
+"""``python -m benchmarks.challengers``: the catalog's challengers on River's
+Phishing, through the learner's pure code (no Kafka, no Redis): each one's
+quality as it is compared with the champion (predicted just before learning
+each label: River's progressive validation), against River's own published
+figures for the same pipelines; what each costs per label learned; and
+whether, and when, the sequential test promotes one.
+
+Labels follow their events at once, as in River's figures."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from river import datasets
+
+from app import pending
+from app.learner import Learner, Outcome
+from app.settings import ModelName, Settings
+from app.training import initial_state
+from schemas import TrainingEvent
+
+CHALLENGERS: list[ModelName] = [
+    "hoeffding-adaptive-tree",
+    "adaptive-random-forest",
+    "bandit-logistic-regression",
+    "successive-halving-logistic-regression",
+]
+PUBLISHED = {
+    "logistic-regression": "Accuracy 89.28%, ROC AUC 95.07% (StandardScaler, LogisticRegression)",
+    "bandit-logistic-regression": "Accuracy 88.96% (BanditClassifier, EpsilonGreedy)",
+    "successive-halving-logistic-regression": "ROC AUC 95.22% (SuccessiveHalvingClassifier)",
+}
+
+
+def run(challengers: list[ModelName], promotion: str) -> tuple[Learner, list[tuple[int, str]]]:
+    """Phishing through a learner with ``challengers``; the learner, and the
+    promotions ``(label, new champion)`` it made."""
+    settings = Settings(
+        challengers=",".join(challengers),
+        promotion=promotion,
+        promotion_min_labels=200,
+    )
+    learner = Learner(initial_state(settings), 0)
+    learner.configure(settings)
+    promotions = []
+    for i, (x, y) in enumerate(datasets.Phishing()):
+        served = learner.state.model.predict(x)
+        record = pending.encode(x, served, 0, 0.0)
+        event = TrainingEvent(event_id=str(i), label=y, label_at=0.0)
+        learned = learner.learn([(i, event)], [record], max_delay=1e12, wait=0, now=0.0)
+        if learned.outcomes[Outcome.JOINED] != 1:
+            raise AssertionError(f"label {i}: {dict(learned.outcomes)}")
+        if (name := learner.earned()) is not None:
+            learner.promote(name)
+            promotions.append((i + 1, name))
+    return learner, promotions
+
+
+def cost(name: ModelName, repeats: int) -> float:
+    """Median µs per label a challenger adds (its predict and learn), from
+    the learner with it against the learner alone, alternated."""
+    times: dict[str, list[float]] = {"alone": [], "with": []}
+    for _ in range(repeats):
+        for key, names in (("alone", []), ("with", [name])):
+            began = time.perf_counter()
+            run(names, "manual")
+            times[key].append((time.perf_counter() - began) / 1250 * 1e6)
+    alone, with_it = sorted(times["alone"]), sorted(times["with"])
+    return with_it[len(with_it) // 2] - alone[len(alone) // 2]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.challengers", description=__doc__)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    learner, _ = run(CHALLENGERS, "manual")
+    state = learner.state
+    assert state.champion is not None
+    rows: list[tuple[str, dict[str, Any]]] = [(state.model.name, state.champion.report())]
+    rows += [(n, c.quality.report()) for n, c in state.challengers.items()]
+    print("Phishing, 1,250 labels, each predicted just before it is learned\n")
+    print("| pipeline | accuracy | ROC AUC | River's published figure | µs per label |")
+    print("|---|---|---|---|---|")
+    costs = {name: f"{cost(name, args.repeats):,.0f}" for name in CHALLENGERS}
+    for name, quality in rows:
+        micros = costs.get(name, "(champion)")  # type: ignore[call-overload]
+        print(
+            f"| `{name}` | {quality['accuracy']:.2%} | {quality['roc_auc']:.2%} | "
+            f"{PUBLISHED.get(name, '')} | {micros} |"
+        )
+    _, promotions = run(CHALLENGERS, "auto")
+    print(f"\nwith EDDY_PROMOTION=auto (min 200 labels, alpha 0.01): promotions {promotions}")
+
+
+if __name__ == "__main__":
+    main()
