@@ -19,7 +19,7 @@ from typing import Any, cast
 from app import catalog, pending
 from app.drift import ErrorDrift
 from app.errors import BadSnapshot, CommandRefused, ModelError
-from app.model import Features, OnlineModel, Prediction
+from app.model import Features, OnlineModel, Prediction, unpickle
 from app.quality import Quality
 from app.selection import Contender, Rules, SignTest, label_loss
 from app.settings import DetectorName, ModelName, Settings
@@ -171,12 +171,7 @@ class LearnerState:
     def loads(blob: bytes, model: bytes | None = None) -> LearnerState:
         """The state in a snapshot, with its model, or ``BadSnapshot``.
         (Snapshots written before the model was kept apart hold it inside.)"""
-        try:
-            state = pickle.loads(blob)
-        except Exception as exc:
-            raise BadSnapshot(f"unreadable snapshot: {exc!r}") from exc
-        if not isinstance(state, LearnerState):
-            raise BadSnapshot(f"not a learner snapshot: {type(state).__name__}")
+        state = unpickle(blob, LearnerState, "snapshot", "a learner snapshot")
         if model is not None:
             state.model = OnlineModel.loads(model)
         elif not hasattr(state, "model"):

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import pickle
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 
 from river import base
 
@@ -32,6 +32,22 @@ from app.errors import BadSnapshot, ModelError
 from schemas import FeatureValue, Label
 
 Kind = Literal["classifier", "regressor"]
+T = TypeVar("T")
+
+
+def unpickle(blob: bytes, cls: type[T], what: str, expected: str) -> T:
+    """The ``cls`` pickled in ``blob``, or ``BadSnapshot`` saying why not."""
+    # Snapshots come only from this deployment's own Redis: trust it as you
+    # trust the worker's code (signing them is the next line of defence).
+    try:
+        found = pickle.loads(blob)
+    except Exception as exc:
+        raise BadSnapshot(f"unreadable {what}: {exc!r}") from exc
+    if not isinstance(found, cls):
+        raise BadSnapshot(f"not {expected}: {type(found).__name__}")
+    return found
+
+
 Features = dict[str, FeatureValue]
 
 
@@ -133,12 +149,4 @@ class OnlineModel:
     @classmethod
     def loads(cls, blob: bytes) -> OnlineModel:
         """A model from ``dumps``, or ``BadSnapshot``."""
-        # Snapshots come only from this deployment's own Redis: trust it as you
-        # trust the worker's code (signing them is the next line of defence).
-        try:
-            model = pickle.loads(blob)
-        except Exception as exc:
-            raise BadSnapshot(f"unreadable model: {exc!r}") from exc
-        if not isinstance(model, OnlineModel):
-            raise BadSnapshot(f"not a model: {type(model).__name__}")
-        return model
+        return unpickle(blob, OnlineModel, "model", "a model")
