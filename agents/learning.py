@@ -17,6 +17,9 @@ from app.streams import app, fetches, persist, runtime, settings, topics
 from app.training import Training
 from app.watch import error_drift_events
 
+ROLLING_QUALITY_INTERVAL = 1.0
+"""Seconds between readings of the rolling quality window."""
+
 
 async def report(training: Training, learned: Learned) -> None:
     """Metrics for what was learned, a dead letter per label whose learning
@@ -66,5 +69,14 @@ async def snapshot_model() -> None:
     if events:
         await publish(topics.model_events, ((e.model, e) for e in events))
         telemetry.record_model_events(events)
+
+
+@app.timer(ROLLING_QUALITY_INTERVAL)
+async def report_rolling_quality() -> None:
+    """The rolling window is computed when read (over its last labels): read
+    once a second, not at every snapshot."""
+    if not runtime.learning:
+        return
+    training = await runtime.training()
     if training.learner is not None:
         telemetry.record_rolling_quality(training.learner.state)

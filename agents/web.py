@@ -53,7 +53,11 @@ async def status(web: Any, request: Any) -> Any:
             "partitions": {t: sorted(p) for t, p in sorted(partitions.items())},
             "learner": None
             if learner is None
-            else {"version": learner.version, **learner.state.meta()},
+            else {
+                "version": learner.version,
+                **learner.state.meta(),
+                "quality_rolling": learner.state.quality.report("rolling"),
+            },
         }
     )
 

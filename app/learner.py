@@ -190,7 +190,6 @@ class LearnerState:
             "learned": self.learned,
             "offset": self.offset,
             "quality": self.quality.report(),
-            "quality_rolling": self.quality.report("rolling"),
             "labels_scored": self.quality.count,
             "outcomes": {o.value: self.outcomes[o] for o in Outcome},
             "waiting": len(self.waiting),

@@ -93,7 +93,7 @@ model_quality = _gauge(
     "eddy_model_quality",
     "Live prequential quality of the served predictions, by metric and window "
     "(all: the whole stream, after every batch learned; rolling: the last "
-    "EDDY_QUALITY_WINDOW labels, every EDDY_SNAPSHOT_INTERVAL_SECONDS).",
+    "EDDY_QUALITY_WINDOW labels, every second).",
     "metric",
     "window",
 )

@@ -76,6 +76,19 @@ async def test_exported_quality_equals_offline_metrics_on_served_predictions(
     # Each learned label is served by the learner's process at once.
     assert values[("eddy_label_served_seconds_count", (("path", "live"),))] == 1250
 
+    # The rolling window (the last 1000 labels) is read once a second: the
+    # gauge comes to equal what /status computes when asked.
+    status = worker.status()
+    assert status is not None and status["learner"] is not None
+    rolling = status["learner"]["quality_rolling"]
+
+    async def rolling_reported() -> bool:
+        values = worker.metrics()
+        key = ("eddy_model_quality", (("metric", "accuracy"), ("window", "rolling")))
+        return values.get(key) == pytest.approx(rolling["accuracy"], abs=1e-12)
+
+    await eventually("the rolling window reported", rolling_reported, 5)
+
 
 def shifting_features(n: int, shift_from: int, seed: int) -> list[tuple[str, str, bytes]]:
     rng = random.Random(seed)
