@@ -22,7 +22,7 @@ from app.errors import BadSnapshot, CommandRefused, ModelError
 from app.model import Features, OnlineModel, Prediction, unpickle
 from app.quality import Quality
 from app.selection import Contender, Rules, SignTest, label_loss
-from app.settings import DetectorName, ModelName, Settings
+from app.settings import DetectorName, DriftAction, ModelName, Settings
 from app.store import DUPLICATE
 from schemas import Label, ModelEvent, TrainingEvent
 
@@ -62,6 +62,9 @@ WARM_UNKNOWN = 100
 """Labels a reset model is warmed on when the detector does not say where
 the change began."""
 
+DRIFT_CHALLENGER = "{model}@drift"
+"""The name of the challenger a drift starts (``EDDY_DRIFT_ACTION=challenge``)."""
+
 Record = tuple[int, TrainingEvent]
 """A training-topic offset and its label."""
 
@@ -82,6 +85,9 @@ class Learned:
     resets: list[tuple[int, int, int]] = field(default_factory=list)
     """Models reset on a drift: its window, and the labels the new one was
     warmed on."""
+    challenges: list[tuple[int, int, int]] = field(default_factory=list)
+    """Fresh challengers started on a drift: its window, and the labels the
+    challenger was warmed on."""
     events: list[ModelEvent] = field(default_factory=list)
     """Versions written for a reason (a reset), to publish."""
     label_times: list[float] = field(default_factory=list)
@@ -93,6 +99,7 @@ class Learned:
         self.label_times.extend(other.label_times)
         self.drifts.extend(other.drifts)
         self.resets.extend(other.resets)
+        self.challenges.extend(other.challenges)
         self.events.extend(other.events)
         self.failed.extend(other.failed)
         self.dropped_features += other.dropped_features
@@ -211,11 +218,14 @@ class Learner:
         self.dirty = False
         """Learned something not yet in a snapshot."""
         self.fresh: Callable[[], OnlineModel] | None = None
-        """With ``EDDY_DRIFT_ACTION=reset``: a new model of the same pipeline."""
+        """With ``EDDY_DRIFT_ACTION`` ``reset`` or ``challenge``: a new
+        model of the same pipeline."""
+        self.drift_action: DriftAction = "alert"
         self.recent: deque[tuple[Features, Label]] = deque(maxlen=1000)
         """The newest labels learned, with their features: what a fresh
         model is warmed on (kept in memory only, with ``fresh`` set)."""
         self.resets = 0
+        self.challenges = 0
         self.rules = Rules()
 
     def configure(self, settings: Settings) -> None:
@@ -223,7 +233,8 @@ class Learner:
         named and not in the state start untrained; those in the state and
         no longer named are dropped."""
         state = self.state
-        if settings.drift_action == "reset":
+        self.drift_action = settings.drift_action
+        if settings.drift_action != "alert":
             self.fresh = lambda: build(cast(ModelName, state.model.name), settings)
         self.recent = deque(maxlen=settings.drift_warm_labels)
         self.rules = Rules(
@@ -235,7 +246,7 @@ class Learner:
             [n for n in settings.challenger_names if n != state.model.name],
         )
         for name in list(state.challengers):
-            if name not in self.rules.names:
+            if name not in self.rules.names and name != self.drift_challenger:
                 del state.challengers[name]
         for name in self.rules.names:
             if name not in state.challengers:
@@ -244,6 +255,13 @@ class Learner:
             state.champion = Quality(state.model.kind, state.quality.window)
         if not state.challengers:
             state.champion = None
+
+    @property
+    def drift_challenger(self) -> str | None:
+        """The name a drift's challenger takes, with ``challenge``."""
+        if self.drift_action != "challenge":
+            return None
+        return DRIFT_CHALLENGER.format(model=self.state.model.name)
 
     def contender(self, model: OnlineModel) -> Contender:
         test = SignTest(self.rules.alpha, self.rules.effect)
@@ -408,23 +426,47 @@ class Learner:
         window = state.error_drift.update(loss(event.label, record.served))
         if window is not None:
             result.drifts.append(window)
-            if self.fresh is not None:
+            if self.drift_action == "reset":
                 result.resets.append((*window, self._reset()))
+            elif self.drift_action == "challenge":
+                result.challenges.append((*window, self._start_challenger()))
         return Outcome.JOINED
 
-    def _reset(self) -> int:
-        """A fresh model takes over, warmed on the labels since the change
-        (as ADWIN estimates it: its window, which drops what came before;
-        other detectors do not say, and the newest ``WARM_UNKNOWN`` are
-        used); how many it learned."""
+    def _warmed(self) -> tuple[OnlineModel, int]:
+        """A fresh model warmed on the labels since the change (as ADWIN
+        estimates it: its window, which drops what came before; other
+        detectors do not say, and the newest ``WARM_UNKNOWN`` are used),
+        and how many it learned."""
         assert self.fresh is not None
         width = getattr(self.state.error_drift.detector, "width", None)
         n = min(len(self.recent), int(width) if width else WARM_UNKNOWN)
         model = self.fresh()
         for x, y in list(self.recent)[len(self.recent) - n :]:
             model.learn(x, y)
-        self.state.model = model
+        return model, n
+
+    def _reset(self) -> int:
+        """A fresh model takes over; how many labels it was warmed on."""
+        self.state.model, n = self._warmed()
         self.resets += 1
+        return n
+
+    def _start_challenger(self) -> int:
+        """A fresh model starts as a challenger (promoted only by the test,
+        as any challenger); how many labels it was warmed on. It replaces
+        the one an earlier drift started, if still on trial: a detector's
+        window right after a change still holds labels from before it, a
+        later detection's is cleaner (on SEA the third copy is the one that
+        wins)."""
+        state, name = self.state, self.drift_challenger
+        assert name is not None
+        model, n = self._warmed()
+        contender = self.contender(model)
+        contender.learned = n
+        state.challengers[name] = contender
+        if state.champion is None:
+            state.champion = Quality(state.model.kind, state.quality.window)
+        self.challenges += 1
         return n
 
 

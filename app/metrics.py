@@ -125,7 +125,8 @@ challenger_test = _gauge(
 model_events = _counter(
     "eddy_model_events",
     "Versions written for a reason other than learning, by action: an operator's "
-    "(rollback, pin, unpin, freeze, unfreeze) or a drift reset.",
+    "(rollback, pin, unpin, freeze, unfreeze, promote), a promotion earned, or a drift "
+    "policy's (reset, challenge).",
     "action",
 )
 snapshot_age = _gauge(

@@ -31,7 +31,7 @@ REGRESSORS = {"linear-regression"}
 DetectorName = Literal["adwin", "page-hinkley", "kswin", "ddm", "eddm", "hddm-a", "hddm-w", "fhddm"]
 BINARY_DETECTORS = {"ddm", "eddm", "hddm-a", "hddm-w", "fhddm"}
 Role = Literal["all", "scorer", "learner"]
-DriftAction = Literal["alert", "reset"]
+DriftAction = Literal["alert", "reset", "challenge"]
 
 
 class Settings(BaseSettings):
@@ -220,7 +220,10 @@ class Settings(BaseSettings):
     """What an error-stream drift does besides its drift event: ``alert``,
     nothing more; ``reset``, a fresh model of the same pipeline takes over,
     warmed on the labels since the change (ADWIN's window; the newest 100
-    for other detectors), as a new version with its reason."""
+    for other detectors), as a new version with its reason; ``challenge``,
+    such a fresh model starts as the challenger ``<model>@drift`` and takes
+    over only when it earns promotion as any challenger does (a later drift
+    replaces it with a fresher copy while it is on trial)."""
 
     drift_warm_labels: int = Field(1000, ge=1)
     """Most labels a reset model is warmed on (kept in the learner's memory)."""

@@ -287,8 +287,8 @@ class Training:
             self._receipts.append(receipt)
             if not self._owns():  # revoked while learning: release did not get the lock
                 self._abandon()
-            elif learned.resets:
-                await self._reset_version(learner, learned)
+            elif learned.resets or learned.challenges:
+                await self._drift_version(learner, learned)
             elif (earned := learner.earned()) is not None:
                 await self._promotion(learner, learned, earned)
             elif time.monotonic() - self._last_snapshot >= self._settings.snapshot_interval_seconds:
@@ -320,8 +320,8 @@ class Training:
                 return Learned()
             learner = await self._current()
             learned = await self._retry(learner)
-            if learned.resets and self._owns():
-                await self._reset_version(learner, learned)
+            if (learned.resets or learned.challenges) and self._owns():
+                await self._drift_version(learner, learned)
             elif self._owns() and (earned := learner.earned()) is not None:
                 await self._promotion(learner, learned, earned)
             elif learner.dirty or self._receipts:
@@ -344,7 +344,7 @@ class Training:
             model=self._name,
             version=learner.version + 1,
             action=ModelAction.PROMOTE,
-            champion=name,
+            champion=state.model.name,
             reason=reason,
             requested_at=now,
             at=now,
@@ -364,19 +364,24 @@ class Training:
         log.warning("%s version %d: %s", self._name, event.version, event.reason)
         learned.events.append(event)
 
-    async def _reset_version(self, learner: Learner, learned: Learned) -> None:
-        """Write the model a drift reset as a version with its reason (the
-        last reset of the batch, if it had several)."""
-        first, last, warmed = learned.resets[-1]
+    async def _drift_version(self, learner: Learner, learned: Learned) -> None:
+        """Write what a drift policy did (a reset, or a challenger started)
+        as a version with its reason (the batch's last, if it had several)."""
+        if learned.resets:
+            action, (first, last, warmed) = ModelAction.RESET, learned.resets[-1]
+            did = f"a fresh {learner.state.model.name} warmed on the last {warmed} labels"
+        else:
+            action, (first, last, warmed) = ModelAction.CHALLENGE, learned.challenges[-1]
+            did = (
+                f"a fresh {learner.drift_challenger} warmed on the last {warmed} labels "
+                "challenges the champion"
+            )
         now = datetime.now(UTC)
         event = ModelEvent(
             model=self._name,
             version=learner.version + 1,
-            action=ModelAction.RESET,
-            reason=(
-                f"error drift over labels {first} to {last}: a fresh {self._name} "
-                f"warmed on the last {warmed} labels"
-            ),
+            action=action,
+            reason=f"error drift over labels {first} to {last}: {did}",
             requested_at=now,
             at=now,
         )

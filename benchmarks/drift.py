@@ -38,6 +38,10 @@ class Recovery:
     """Rolling accuracy just before the flip."""
     accuracy: float
     resets: int
+    challenges: int
+    """Challengers started by a drift (``challenge``)."""
+    promoted: list[int]
+    """Labels from the flip to each promotion."""
 
 
 def run(action: DriftAction, n: int, delay: int, seed: int) -> Recovery:
@@ -50,6 +54,7 @@ def run(action: DriftAction, n: int, delay: int, seed: int) -> Recovery:
     right = labels = 0
     before: float | None = None
     detected = recovered = None
+    promoted: list[int] = []
     for i, x, y in stream.simulate_qa(sea_drift(n, seed), moment=None, delay=delay):
         if y is None:
             served = learner.state.model.predict(x)
@@ -64,6 +69,9 @@ def run(action: DriftAction, n: int, delay: int, seed: int) -> Recovery:
         learned = learner.learn([(labels, event)], [record], max_delay=1e12, wait=0, now=float(i))
         if learned.outcomes[Outcome.JOINED] != 1:
             raise AssertionError(f"label {i} not learned: {dict(learned.outcomes)}")
+        if (earned := learner.earned()) is not None:  # as the worker's learner does
+            learner.promote(earned)
+            promoted.append(i - flip)
         if i == flip - 1:
             before = sum(rolling) / len(rolling)
         if i >= flip:
@@ -72,7 +80,15 @@ def run(action: DriftAction, n: int, delay: int, seed: int) -> Recovery:
             level = sum(rolling) / len(rolling)
             if recovered is None and i - flip >= WINDOW and before and level >= before - TOLERANCE:
                 recovered = i - flip
-    return Recovery(detected, recovered, before or 0.0, right / labels, learner.resets)
+    return Recovery(
+        detected,
+        recovered,
+        before or 0.0,
+        right / labels,
+        learner.resets,
+        learner.challenges,
+        promoted,
+    )
 
 
 def main() -> None:
@@ -84,14 +100,17 @@ def main() -> None:
     print(f"SEA, {args.events:,} events, flip at {args.events // 2:,}, labels {args.delay} late\n")
     print(
         "| EDDY_DRIFT_ACTION | labels to detection | labels to recovery (rolling accuracy "
-        f"within {TOLERANCE:.0%} of before) | resets | accuracy, whole stream |"
+        f"within {TOLERANCE:.0%} of before) | resets / challengers started | promotions "
+        "(labels after the flip) | accuracy, whole stream |"
     )
-    print("|---|---|---|---|---|")
-    for action in ("alert", "reset"):
+    print("|---|---|---|---|---|---|")
+    actions: tuple[DriftAction, ...] = ("alert", "reset", "challenge")
+    for action in actions:
         r = run(action, args.events, args.delay, args.seed)
         print(
             f"| `{action}` | {r.detected} | {r.recovered} (before: {r.before:.3f}) | "
-            f"{r.resets} | {r.accuracy:.4f} |"
+            f"{r.resets} / {r.challenges} | {', '.join(map(str, r.promoted)) or 'none'} | "
+            f"{r.accuracy:.4f} |"
         )
 
 

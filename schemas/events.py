@@ -161,6 +161,9 @@ class ModelAction(StrEnum):
     """A fresh model took over on an error drift (``EDDY_DRIFT_ACTION=reset``)."""
     PROMOTE = "promote"
     """A challenger became the champion: it earned it, or an operator said so."""
+    CHALLENGE = "challenge"
+    """A fresh model started as a challenger on an error drift
+    (``EDDY_DRIFT_ACTION=challenge``)."""
 
 
 class ModelEvent(_Contract):

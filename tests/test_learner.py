@@ -208,3 +208,46 @@ def test_a_reset_recovers_from_a_concept_flip_sooner_than_an_alert() -> None:
     assert reset.detected == alert.detected is not None
     assert reset.recovered is not None
     assert alert.recovered is None or reset.recovered < alert.recovered
+
+
+def test_a_drift_challenge_starts_one_warmed_challenger_that_earns_promotion() -> None:
+    lrn = learner()
+    settings = Settings(drift_action="challenge", drift_warm_labels=300, promotion_min_labels=50)
+    lrn.configure(settings)
+    record = pending.encode({"x": 1.0}, SERVED, 0, 90.0)
+    challenges, promoted_at = [], None
+    for i in range(1400):  # True for 1000 labels, then False: the error rate jumps
+        y = i < 1000
+        out = lrn.learn([(i, label(f"e{i}", y))], [record], max_delay=60, wait=5, now=100)
+        challenges += out.challenges
+        if (name := lrn.earned()) is not None:
+            assert name == "logistic-regression@drift" and promoted_at is None
+            compared = lrn.state.challengers[name].test.compared
+            lrn.promote(name)
+            promoted_at = i
+    # Each drift started a fresh copy, replacing the one on trial: one
+    # challenger at a time under one name.
+    assert lrn.challenges == len(challenges) >= 1 and lrn.resets == 0
+    _, last, warmed = challenges[0]
+    assert 1000 < last < 1400 and 0 < warmed < 300
+    # The champion was never replaced by the drift itself, only by the test:
+    # at least ``promotion_min_labels`` compared after the challenge began.
+    assert promoted_at is not None and compared >= 50 and promoted_at >= 1000 + 50
+    assert lrn.state.model.predict({"x": 1.0}).label is False
+    # The old champion stays on as a challenger; a later drift may start a
+    # new ``@drift`` copy (the name is free again).
+    assert set(lrn.state.challengers) == {"logistic-regression"}
+
+
+def test_a_drift_challenger_survives_a_restart_and_alert_drops_it() -> None:
+    lrn = learner()
+    lrn.configure(Settings(drift_action="challenge"))
+    record = pending.encode({"x": 1.0}, SERVED, 0, 90.0)
+    for i in range(600):
+        lrn.learn([(i, label(f"e{i}", i < 400))], [record], max_delay=60, wait=5, now=100)
+    assert "logistic-regression@drift" in lrn.state.challengers
+    again = Learner(LearnerState.loads(*lrn.state.dumps()), 1)
+    again.configure(Settings(drift_action="challenge"))
+    assert "logistic-regression@drift" in again.state.challengers
+    again.configure(Settings(drift_action="alert"))
+    assert not again.state.challengers and again.state.champion is None
