@@ -28,6 +28,11 @@ if TYPE_CHECKING:
 WITH_VERSION = {ModelAction.ROLLBACK, ModelAction.PIN}
 """Actions that serve the model of a given version."""
 
+NEW_MODEL = frozenset(
+    {ModelAction.ROLLBACK, ModelAction.PIN, ModelAction.PROMOTE, ModelAction.RESET}
+)
+"""Actions after which another model serves: its quality by version starts."""
+
 
 @dataclass(frozen=True, slots=True)
 class Command:

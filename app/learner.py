@@ -145,6 +145,22 @@ class LearnerState:
     champion: Quality | None = None
     """The champion's quality measured as the challengers' is (predicted
     just before learning each label), while there are challengers."""
+    since: int = 0
+    """The version the serving model began at: the last promotion,
+    rollback, pin or reset (0: none since the model was created)."""
+    since_quality: Quality | None = None
+    """The served predictions' quality since ``since``: labels of events
+    scored by an older version are left out (None: as ``quality``)."""
+
+    def began(self, version: int) -> None:
+        """A new model serves from ``version`` on: its quality starts afresh."""
+        self.since = version
+        self.since_quality = Quality(self.model.kind, self.quality.window)
+
+    @property
+    def version_quality(self) -> Quality:
+        """The quality of the model serving since ``since``."""
+        return self.quality if self.since_quality is None else self.since_quality
 
     @property
     def learns(self) -> bool:
@@ -167,8 +183,16 @@ class LearnerState:
     def __setstate__(self, state: dict[str, Any] | tuple[None, dict[str, Any]]) -> None:
         if isinstance(state, tuple):  # written before waiting labels were tuples
             state = state[1]
-        # Written before operators' controls, or before challengers.
-        state = {"frozen": False, "pinned": None, "challengers": {}, "champion": None, **state}
+        # Written before operators' controls, challengers, or quality by version.
+        state = {
+            "frozen": False,
+            "pinned": None,
+            "challengers": {},
+            "champion": None,
+            "since": 0,
+            "since_quality": None,
+            **state,
+        }
         for name, value in state.items():
             if name == "waiting":
                 value = [w if isinstance(w, Waiting) else Waiting.load(w) for w in value]
@@ -198,6 +222,9 @@ class LearnerState:
             "offset": self.offset,
             "quality": self.quality.report(),
             "labels_scored": self.quality.count,
+            "since": self.since,
+            "quality_since": self.version_quality.report(),
+            "labels_scored_since": self.version_quality.count,
             "outcomes": {o.value: self.outcomes[o] for o in Outcome},
             "waiting": len(self.waiting),
             "frozen": self.frozen,
@@ -408,6 +435,8 @@ class Learner:
             return Outcome.INVALID
         if not state.learns:
             state.quality.update(event.label, record.served)
+            if state.since_quality is not None and record.version >= state.since:
+                state.since_quality.update(event.label, record.served)
             state.error_drift.update(loss(event.label, record.served))
             return Outcome.FROZEN
         if state.challengers:
@@ -418,6 +447,8 @@ class Learner:
             log.exception("label for %s not learned", event.event_id)
             return Outcome.INVALID
         state.quality.update(event.label, record.served)
+        if state.since_quality is not None and record.version >= state.since:
+            state.since_quality.update(event.label, record.served)
         state.learned += 1
         result.delays.append(event.label_at - record.scored_at)
         result.label_times.append(event.label_at)

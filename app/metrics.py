@@ -97,6 +97,15 @@ model_quality = _gauge(
     "metric",
     "window",
 )
+version_quality = _gauge(
+    "eddy_version_quality",
+    "Live prequential quality of the predictions served by the model now serving, by the "
+    "version it began at (its last promotion, rollback, pin or reset; 0: none yet) and "
+    "metric: labels of events an older model scored are left out. One series at a time: "
+    "the one before is removed.",
+    "since",
+    "metric",
+)
 prediction_confidence = _histogram(
     "eddy_prediction_confidence",
     "Probability of the predicted class (classifiers).",

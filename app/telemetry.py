@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from app.learner import Learned, LearnerState
@@ -26,6 +27,7 @@ from app.metrics import (
     predictions_published,
     scoring_latency,
     snapshot_age,
+    version_quality,
 )
 from app.scoring import ScoredBatch
 from app.serving import ServedModel
@@ -81,12 +83,29 @@ def record_learned(learned: Learned, state: LearnerState) -> None:
     labels_waiting.set(len(state.waiting))
     for name, value in state.quality.report().items():
         model_quality.labels(name, "all").set(value)
+    record_version_quality(state)
     record_compared(state)
 
 
+_since: list[str] = []
+"""The version whose quality series ``eddy_version_quality`` holds."""
+
+
+def record_version_quality(state: LearnerState) -> None:
+    since = str(state.since)
+    report = state.version_quality.report()
+    if _since and _since[0] != since:
+        for name in report:
+            with contextlib.suppress(KeyError):
+                version_quality.remove(_since[0], name)
+    _since[:] = [since]
+    for name, value in report.items():
+        version_quality.labels(since, name).set(value)
+
+
 def record_rolling_quality(state: LearnerState) -> None:
-    """The rolling window's quality: computed when read, so read on the
-    snapshot timer rather than after every batch."""
+    """The rolling window's quality: computed when read, so read once a
+    second rather than after every batch."""
     for name, value in state.quality.report("rolling").items():
         model_quality.labels(name, "rolling").set(value)
 

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, TypeVar, overload
 
 from app import metrics, telemetry
-from app.control import Command, apply
+from app.control import NEW_MODEL, Command, apply
 from app.errors import BadSnapshot, CommandRefused, SnapshotConflict, StoreUnavailable
 from app.learner import Learned, Learner, LearnerState, Record, build
 from app.model import OnlineModel
@@ -585,6 +585,8 @@ class Training:
         version written for an ``event`` says so in its metadata, and its
         model is kept past the history."""
         version = learner.version + 1
+        if event is not None and event.action in NEW_MODEL:
+            learner.state.began(version)
         blob, model = learner.state.dumps()
         meta = learner.state.meta()
         if self._labels_at:

@@ -251,3 +251,19 @@ def test_a_drift_challenger_survives_a_restart_and_alert_drops_it() -> None:
     assert "logistic-regression@drift" in again.state.challengers
     again.configure(Settings(drift_action="alert"))
     assert not again.state.challengers and again.state.champion is None
+
+
+def test_quality_by_version_counts_only_labels_of_events_the_new_model_scored() -> None:
+    lrn = learner()
+    right = pending.encode({"x": 1.0}, SERVED, 4, 90.0)  # served True by version 4
+    lrn.learn([(0, label("a", True))], [right], max_delay=60, wait=5, now=100)
+    assert lrn.state.since == 0 and lrn.state.version_quality is lrn.state.quality
+    lrn.state.began(5)  # a rollback, pin, promotion or reset wrote version 5
+    older = pending.encode({"x": 1.0}, SERVED, 4, 90.0)
+    newer = pending.encode({"x": 1.0}, SERVED, 5, 90.0)
+    lrn.learn([(1, label("b", False))], [older], max_delay=60, wait=5, now=100)
+    lrn.learn([(2, label("c", True))], [newer], max_delay=60, wait=5, now=100)
+    assert lrn.state.quality.count == 3 and lrn.state.version_quality.count == 1
+    assert lrn.state.version_quality.report()["accuracy"] == 1.0
+    meta = LearnerState.loads(*lrn.state.dumps()).meta()
+    assert meta["since"] == 5 and meta["labels_scored_since"] == 1

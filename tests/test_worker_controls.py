@@ -125,6 +125,9 @@ async def test_pin_freeze_and_rollback_reach_every_process_within_a_second(
     await produce(settings.kafka_bootstrap, as_records(more, settings), rate=1000)
     meta = await eventually("200 labels joined while frozen", lambda: learned(600), 30)
     assert meta["learned"] == before and meta["outcomes"]["frozen"] >= 200
+    # Quality by version: since the pin, only labels of events it scored.
+    assert meta["since"] == pinned["version"]
+    assert 200 <= meta["labels_scored_since"] < meta["labels_scored"]
 
     # Roll back to the version pinned a moment ago (an operator's version is kept).
     code, rolled = eddy_model(settings, "rollback", str(pinned["version"]))
@@ -132,6 +135,19 @@ async def test_pin_freeze_and_rollback_reach_every_process_within_a_second(
     await serving(scorer, rolled["version"])
     code, refused = eddy_model(settings, "rollback", "3")
     assert code == 1 and "not kept" in refused["error"]
+
+    def by_version() -> set[str]:
+        return {
+            dict(labels)["since"]
+            for name, labels in learner.metrics()
+            if name == "eddy_version_quality"
+        }
+
+    async def rolled_series() -> bool:
+        return by_version() == {str(rolled["version"])}
+
+    # The rolled-back model's quality starts afresh: the pin's series goes.
+    await eventually("quality exported by the new version", rolled_series, 2)
 
     code, rows = run_eddy_model(settings, "list", "--last", "3")
     assert code == 0
