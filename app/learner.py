@@ -21,7 +21,7 @@ from app.drift import ErrorDrift
 from app.errors import BadSnapshot, CommandRefused, ModelError
 from app.model import Features, OnlineModel, Prediction, unpickle
 from app.quality import Quality
-from app.selection import Contender, Rules, SignTest, label_loss
+from app.selection import Contender, Rules, SignTest, label_loss, sampled
 from app.settings import DetectorName, DriftAction, ModelName, Settings
 from app.store import DUPLICATE
 from schemas import Label, ModelEvent, TrainingEvent
@@ -271,6 +271,7 @@ class Learner:
             settings.promotion_min_labels,
             settings.promotion == "auto",
             [n for n in settings.challenger_names if n != state.model.name],
+            settings.challenger_sample,
         )
         for name in list(state.challengers):
             if name not in self.rules.names and name != self.drift_challenger:
@@ -320,26 +321,29 @@ class Learner:
                 return name
         return None
 
-    def _challenge(self, features: Features, y: Label) -> None:
-        """Each challenger and the champion predict the label's features,
-        are compared, and the challengers learn it (the champion learns it
-        after)."""
+    def _challenge(self, features: Features, y: Label, compared: bool) -> None:
+        """The challengers learn the label (the champion learns it after);
+        if it is ``compared``, each of them and the champion first predict
+        its features, and are compared."""
         state = self.state
         kind, loss = state.model.kind, self.rules.loss
-        champion = state.model.predict(features)
-        assert state.champion is not None
-        state.champion.update(y, champion)
-        champion_loss = label_loss(kind, y, champion, loss)
+        champion_loss = 0.0
+        if compared:
+            champion = state.model.predict(features)
+            assert state.champion is not None
+            state.champion.update(y, champion)
+            champion_loss = label_loss(kind, y, champion, loss)
         for name, contender in state.challengers.items():
             try:
-                prediction = contender.model.predict(features)
+                prediction = contender.model.predict(features) if compared else None
                 contender.model.learn(features, y)
             except ModelError:
                 log.exception("challenger %s could not handle a label", name)
                 continue
-            contender.quality.update(y, prediction)
-            contender.test.update(champion_loss, label_loss(kind, y, prediction, loss))
             contender.learned += 1
+            if prediction is not None:
+                contender.quality.update(y, prediction)
+                contender.test.update(champion_loss, label_loss(kind, y, prediction, loss))
 
     def unseen(self, records: Sequence[Record]) -> list[Record]:
         """Drop records the state has already learned (redelivered by Kafka
@@ -440,7 +444,9 @@ class Learner:
             state.error_drift.update(loss(event.label, record.served))
             return Outcome.FROZEN
         if state.challengers:
-            self._challenge(record.features, event.label)
+            self._challenge(
+                record.features, event.label, sampled(event.event_id, self.rules.sample)
+            )
         try:
             result.dropped_features += state.model.learn(record.features, event.label)
         except ModelError:

@@ -26,6 +26,7 @@ as long as the stream lasts keeps that bound.
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -110,6 +111,16 @@ class Contender:
         }
 
 
+def sampled(event_id: str, share: float) -> bool:
+    """Whether the label of ``event_id`` is in a ``share`` of them: by a
+    hash of the id, so the same labels every run and in every process.
+
+    >>> sampled("e1", 1.0), sum(sampled(f"e{i}", 0.25) for i in range(10_000))
+    (True, 2506)
+    """
+    return share >= 1.0 or zlib.crc32(event_id.encode()) < share * 2**32
+
+
 @dataclass(slots=True)
 class Rules:
     """How challengers are judged (from the settings)."""
@@ -120,6 +131,8 @@ class Rules:
     min_labels: int = 1000
     auto: bool = True
     names: list[ModelName] = field(default_factory=list)
+    sample: float = 1.0
+    """Share of labels compared (see ``sampled``)."""
 
 
 def label_loss(kind: Kind, y: Label, prediction: Prediction, loss: str) -> float:

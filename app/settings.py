@@ -116,6 +116,13 @@ class Settings(BaseSettings):
     kind as ``EDDY_MODEL``) that learn from the same labels in the learner,
     each compared with the champion label by label."""
 
+    challenger_sample: float = Field(1.0, gt=0, le=1)
+    """Share of labels on which the challengers and the champion are
+    compared (each predicts the label's features before learning it);
+    chosen by event id, so every run picks the same. Challengers learn from
+    every label whatever the share: a smaller one saves their predictions
+    only, and the test needs as many compared labels, so it decides later."""
+
     promotion: Literal["auto", "manual"] = "auto"
     """``auto``: a challenger that beats the champion by the sequential test
     takes its place; ``manual``: only ``eddy model promote``."""

@@ -34,13 +34,16 @@ PUBLISHED = {
 }
 
 
-def run(challengers: list[ModelName], promotion: str) -> tuple[Learner, list[tuple[int, str]]]:
+def run(
+    challengers: list[ModelName], promotion: str, sample: float = 1.0
+) -> tuple[Learner, list[tuple[int, str]]]:
     """Phishing through a learner with ``challengers``; the learner, and the
     promotions ``(label, new champion)`` it made."""
     settings = Settings(
         challengers=",".join(challengers),
         promotion=promotion,
         promotion_min_labels=200,
+        challenger_sample=sample,
     )
     learner = Learner(initial_state(settings), 0)
     learner.configure(settings)
@@ -58,14 +61,16 @@ def run(challengers: list[ModelName], promotion: str) -> tuple[Learner, list[tup
     return learner, promotions
 
 
-def cost(name: ModelName, repeats: int) -> float:
-    """Median µs per label a challenger adds (its predict and learn), from
-    the learner with it against the learner alone, alternated."""
+def cost(name: ModelName, repeats: int, sample: float = 1.0) -> float:
+    """Median µs per label a challenger adds (its predict and learn, the
+    champion's comparison predict), from the learner with it against the
+    learner alone, alternated; with ``sample``, labels compared (and so
+    predicted) are that share."""
     times: dict[str, list[float]] = {"alone": [], "with": []}
     for _ in range(repeats):
         for key, names in (("alone", []), ("with", [name])):
             began = time.perf_counter()
-            run(names, "manual")
+            run(names, "manual", sample)
             times[key].append((time.perf_counter() - began) / 1250 * 1e6)
     alone, with_it = sorted(times["alone"]), sorted(times["with"])
     return with_it[len(with_it) // 2] - alone[len(alone) // 2]
@@ -74,6 +79,9 @@ def cost(name: ModelName, repeats: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.challengers", description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--sample", type=float, default=0.1, help="EDDY_CHALLENGER_SAMPLE for the last column"
+    )
     args = parser.parse_args()
     learner, _ = run(CHALLENGERS, "manual")
     state = learner.state
@@ -81,14 +89,23 @@ def main() -> None:
     rows: list[tuple[str, dict[str, Any]]] = [(state.model.name, state.champion.report())]
     rows += [(n, c.quality.report()) for n, c in state.challengers.items()]
     print("Phishing, 1,250 labels, each predicted just before it is learned\n")
-    print("| pipeline | accuracy | ROC AUC | River's published figure | µs per label |")
-    print("|---|---|---|---|---|")
-    costs = {name: f"{cost(name, args.repeats):,.0f}" for name in CHALLENGERS}
+    print(
+        "| pipeline | accuracy | ROC AUC | River's published figure | µs per label | "
+        f"µs per label, {args.sample:.0%} compared |"
+    )
+    print("|---|---|---|---|---|---|")
+    costs: dict[str, tuple[str, str]] = {
+        name: (
+            f"{cost(name, args.repeats):,.0f}",
+            f"{cost(name, args.repeats, args.sample):,.0f}",
+        )
+        for name in CHALLENGERS
+    }
     for name, quality in rows:
-        micros = costs.get(name, "(champion)")  # type: ignore[call-overload]
+        every, some = costs.get(name, ("(champion)", ""))
         print(
             f"| `{name}` | {quality['accuracy']:.2%} | {quality['roc_auc']:.2%} | "
-            f"{PUBLISHED.get(name, '')} | {micros} |"
+            f"{PUBLISHED.get(name, '')} | {every} | {some} |"
         )
     _, promotions = run(CHALLENGERS, "auto")
     print(f"\nwith EDDY_PROMOTION=auto (min 200 labels, alpha 0.01): promotions {promotions}")

@@ -6,7 +6,7 @@ import random
 
 from app.learner import Learner, LearnerState, Outcome
 from app.pending import encode
-from app.selection import SignTest
+from app.selection import SignTest, sampled
 from app.settings import Settings
 from app.training import initial_state
 from schemas import FeatureValue, TrainingEvent
@@ -66,12 +66,15 @@ def linear_stream(n: int, seed: int) -> list[tuple[dict[str, FeatureValue], bool
     return rows
 
 
-def learner_with(champion: str, challengers: str, promotion: str = "auto") -> Learner:
+def learner_with(
+    champion: str, challengers: str, promotion: str = "auto", sample: float = 1.0
+) -> Learner:
     settings = Settings(
         model=champion,
         challengers=challengers,
         promotion=promotion,
         promotion_min_labels=300,
+        challenger_sample=sample,
     )
     learner = Learner(initial_state(settings), 0)
     learner.configure(settings)
@@ -104,6 +107,27 @@ def test_a_challenger_that_is_better_takes_the_champions_place_once() -> None:
     assert (
         state.learned == 3000 and state.challengers["hoeffding-tree"].learned == 3000 - promoted[0]
     )
+
+
+def test_a_sample_compares_a_share_of_labels_and_every_label_is_learned() -> None:
+    learner = learner_with("hoeffding-tree", "logistic-regression", "manual", sample=0.25)
+    rows = linear_stream(3000, seed=4)
+    feed(learner, rows)
+    state = learner.state
+    contender = state.challengers["logistic-regression"]
+    expected = sum(sampled(str(i), 0.25) for i in range(3000))
+    assert 600 < expected < 900
+    assert contender.learned == state.learned == 3000
+    assert contender.test.compared == contender.quality.count == expected
+    assert state.champion is not None and state.champion.count == expected
+    # The challenger learned as it does with every label compared: it is
+    # the same model (comparing only predicts).
+    full = learner_with("hoeffding-tree", "logistic-regression", "manual")
+    feed(full, rows)
+    x = rows[0][0]
+    assert full.state.challengers["logistic-regression"].model.predict(
+        x
+    ) == contender.model.predict(x)
 
 
 def test_with_manual_promotion_the_test_only_reports() -> None:
