@@ -32,7 +32,15 @@ from benchmarks.bare import bare_loop
 from benchmarks.data import events
 from tests.freshness import Freshness
 from tests.freshness import measure as measure_freshness
-from tests.harness import Served, Worker, eventually, free_port, label_served, wait_assigned
+from tests.harness import (
+    Served,
+    Worker,
+    delete_topics,
+    eventually,
+    free_port,
+    label_served,
+    wait_assigned,
+)
 
 
 def memory_kib(worker: Worker, field: str) -> int:
@@ -332,6 +340,7 @@ async def main(args: argparse.Namespace) -> None:
         await measure(args, run)
     finally:
         await forget(Settings().redis_url, run)
+        await delete_topics(Settings().kafka_bootstrap, [f"{run}-"])
 
 
 async def measure(args: argparse.Namespace, run: str) -> None:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -14,20 +16,34 @@ import redis
 
 from app.settings import Settings
 from app.store import Store
-from tests.harness import Worker, free_port
+from tests.harness import Worker, delete_topics, free_port
 
 REDIS_URL = Settings().redis_url
 KAFKA_BOOTSTRAP = Settings().kafka_bootstrap
+
+
+RUNS: list[str] = []
+"""Every test's own prefix (group, topics, Redis keys), this session."""
 
 
 def unique(name: str) -> str:
     return f"{name}-{uuid.uuid4().hex[:8]}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _delete_the_sessions_topics() -> Iterator[None]:
+    """At the end, the topics this session's tests made go (when a broker
+    answers: tests that need none make none)."""
+    yield
+    with contextlib.suppress(Exception):
+        asyncio.run(delete_topics(KAFKA_BOOTSTRAP, [f"{run}-" for run in RUNS]))
+
+
 @pytest.fixture
 def make_settings() -> Callable[..., Settings]:
     """Settings isolated from every other test: own group, topics, Redis keys."""
     run = unique("t")
+    RUNS.append(run)
 
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
