@@ -291,6 +291,40 @@ class Learner:
             return None
         return DRIFT_CHALLENGER.format(model=self.state.model.name)
 
+    def saved(self) -> Callable[[], None]:
+        """What an operator's command may change in the state (the model,
+        pin, freeze, challengers and their tests, quality by version), and
+        a function that puts it back: the command's version was not
+        written, so it did not happen."""
+        state = self.state
+        kept = (
+            state.model,
+            state.pinned,
+            state.frozen,
+            dict(state.challengers),
+            {name: c.test for name, c in state.challengers.items()},
+            state.champion,
+            state.since,
+            state.since_quality,
+        )
+
+        def restore() -> None:
+            (
+                state.model,
+                state.pinned,
+                state.frozen,
+                challengers,
+                tests,
+                state.champion,
+                state.since,
+                state.since_quality,
+            ) = kept
+            state.challengers = challengers
+            for name, test in tests.items():
+                challengers[name].test = test
+
+        return restore
+
     def contender(self, model: OnlineModel) -> Contender:
         test = SignTest(self.rules.alpha, self.rules.effect)
         return Contender(model, Quality(model.kind, self.state.quality.window), test)
@@ -491,10 +525,9 @@ class Learner:
     def _start_challenger(self) -> int:
         """A fresh model starts as a challenger (promoted only by the test,
         as any challenger); how many labels it was warmed on. It replaces
-        the one an earlier drift started, if still on trial: a detector's
-        window right after a change still holds labels from before it, a
-        later detection's is cleaner (on SEA the third copy is the one that
-        wins)."""
+        the one an earlier drift started, if still on trial: the newest
+        change is the one to catch up with (on SEA, a false alarm early in
+        the stream starts one, and the flip replaces it)."""
         state, name = self.state, self.drift_challenger
         assert name is not None
         model, n = self._warmed()

@@ -417,7 +417,7 @@ class Training:
             except BadSnapshot as exc:
                 raise CommandRefused(f"version {command.version} does not load: {exc}") from exc
         state = learner.state
-        before = (state.model, state.pinned, state.frozen)
+        restore = learner.saved()
         if command.action is ModelAction.PROMOTE:
             assert command.challenger is not None
             old = state.model.name
@@ -439,9 +439,7 @@ class Training:
             await self._snapshot(learner, learner.version, event)
         except (StoreUnavailable, SnapshotConflict):
             # Not carried out: the state as it was, the command back in front.
-            if command.action is ModelAction.PROMOTE:
-                learner.promote(before[0].name)
-            state.model, state.pinned, state.frozen = before
+            restore()
             await self._store.retake_command(self._name, raw)
             raise
         log.warning("%s version %d: %s", self._name, event.version, reason)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import statistics
@@ -340,7 +341,8 @@ async def main(args: argparse.Namespace) -> None:
         await measure(args, run)
     finally:
         await forget(Settings().redis_url, run)
-        await delete_topics(Settings().kafka_bootstrap, [f"{run}-"])
+        with contextlib.suppress(Exception):  # never hide what ``measure`` raised
+            await delete_topics(Settings().kafka_bootstrap, [f"{run}-"])
 
 
 async def measure(args: argparse.Namespace, run: str) -> None:

@@ -267,3 +267,27 @@ def test_quality_by_version_counts_only_labels_of_events_the_new_model_scored() 
     assert lrn.state.version_quality.report()["accuracy"] == 1.0
     meta = LearnerState.loads(*lrn.state.dumps()).meta()
     assert meta["since"] == 5 and meta["labels_scored_since"] == 1
+
+
+def test_a_command_not_written_is_undone_whole() -> None:
+    lrn = learner()
+    lrn.configure(Settings(drift_action="challenge", challengers="hoeffding-tree"))
+    record = pending.encode({"x": 1.0}, SERVED, 0, 90.0)
+    for i in range(600):  # a drift starts logistic-regression@drift
+        lrn.learn([(i, label(f"e{i}", i < 400))], [record], max_delay=60, wait=5, now=100)
+    state = lrn.state
+    assert set(state.challengers) == {"hoeffding-tree", "logistic-regression@drift"}
+    tests = {n: c.test for n, c in state.challengers.items()}
+    compared = {n: t.compared for n, t in tests.items()}
+    champion, model, since, since_quality = state.champion, state.model, state.since, None
+    restore = lrn.saved()
+    lrn.promote("logistic-regression@drift")
+    state.began(7)  # as the command's snapshot does before writing
+    restore()  # ... which failed
+    assert set(state.challengers) == {"hoeffding-tree", "logistic-regression@drift"}
+    assert state.model is model and state.champion is champion
+    assert {n: c.test for n, c in state.challengers.items()} == tests
+    assert {n: c.test.compared for n, c in state.challengers.items()} == compared
+    assert all(compared.values())
+    assert state.since == since and state.since_quality is since_quality
+    lrn.promote("logistic-regression@drift")  # the retried command still finds it
