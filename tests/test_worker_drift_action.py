@@ -18,23 +18,33 @@ from tests.test_worker_controls import TOKEN, post, serving
 
 pytestmark = pytest.mark.integration
 
+EVENTS = 6000
+
+
+async def flip(
+    settings: Settings, spawn: Callable[[Settings], Worker], store: Store
+) -> tuple[Worker, Worker, dict[str, Any]]:
+    """A learner and a scorer; SEA with its concept flip half-way, labels
+    100 events late, until every label is learned: the workers and the
+    newest version's metadata."""
+    learner = spawn(settings)
+    scorer = spawn(settings.model_copy(update={"role": "scorer", "web_port": free_port()}))
+    await wait_assigned([learner, scorer], {settings.topic_features: 4, settings.topic_training: 1})
+    events = list(qa_events(sea_drift(EVENTS, seed=7), 100, "s"))
+    await produce(settings.kafka_bootstrap, as_records(events, settings), rate=3000)
+
+    async def learned_all() -> dict[str, Any] | None:
+        meta = await store.head_meta(settings.model)
+        return meta if meta and meta["learned"] == EVENTS else None
+
+    return learner, scorer, await eventually(f"{EVENTS} labels learned", learned_all, 60)
+
 
 async def test_a_concept_flip_resets_the_model_on_every_process(
     make_settings: Callable[..., Settings], spawn: Callable[[Settings], Worker], store: Store
 ) -> None:
     settings = make_settings(drift_action="reset")
-    learner = spawn(settings)
-    scorer = spawn(settings.model_copy(update={"role": "scorer", "web_port": free_port()}))
-    await wait_assigned([learner, scorer], {settings.topic_features: 4, settings.topic_training: 1})
-    n = 6000
-    events = list(qa_events(sea_drift(n, seed=7), 100, "s"))
-    await produce(settings.kafka_bootstrap, as_records(events, settings), rate=3000)
-
-    async def learned_all() -> dict[str, object] | None:
-        meta = await store.head_meta(settings.model)
-        return meta if meta and meta["learned"] == n else None
-
-    await eventually(f"{n} labels learned", learned_all, 60)
+    learner, scorer, _ = await flip(settings, spawn, store)
     async with Reader(settings.kafka_bootstrap, settings.topic_model_events) as reader:
         resets = await reader.until("a reset", lambda v: len(v) >= 1, 10)
     assert all(e["action"] == "reset" and "warmed on the last" in e["reason"] for e in resets)
@@ -58,18 +68,7 @@ async def test_a_concept_flip_starts_a_challenger_that_serves_only_once_promoted
     # stream this short depends on where the detector fires (the pure tests
     # and python -m benchmarks.drift show the earned promotion).
     settings = make_settings(drift_action="challenge", promotion="manual", admin_token=TOKEN)
-    learner = spawn(settings)
-    scorer = spawn(settings.model_copy(update={"role": "scorer", "web_port": free_port()}))
-    await wait_assigned([learner, scorer], {settings.topic_features: 4, settings.topic_training: 1})
-    n = 6000
-    events = list(qa_events(sea_drift(n, seed=7), 100, "s"))
-    await produce(settings.kafka_bootstrap, as_records(events, settings), rate=3000)
-
-    async def learned_all() -> dict[str, Any] | None:
-        meta = await store.head_meta(settings.model)
-        return meta if meta and meta["learned"] == n else None
-
-    meta = await eventually(f"{n} labels learned", learned_all, 60)
+    learner, scorer, meta = await flip(settings, spawn, store)
     async with Reader(settings.kafka_bootstrap, settings.topic_model_events) as reader:
         started = await reader.until("a challenge", lambda v: len(v) >= 1, 10)
     # The drift starts challengers, each a version; none serves.
