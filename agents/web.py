@@ -1,22 +1,23 @@
 """The HTTP API of every process: /ready, /status, /model, /model/versions,
-POST /model/<action>, /metrics, /drift."""
+POST /model/<action>, POST /predict, /metrics, /drift."""
 
 from __future__ import annotations
 
 import hmac
 from collections import defaultdict
+from datetime import UTC, datetime
 from typing import Any
 
 from faust.web import View
 
 from agents.model import watch
-from app import admin, metrics
+from app import admin, api, metrics
 from app.control import Command
 from app.errors import CommandRefused
 from app.explain import describe
 from app.runtime.internals import assignment, joined, lag
 from app.runtime.readiness import Facts, reasons
-from app.streams import app, runtime, settings
+from app.streams import app, persist, runtime, settings
 from schemas import ModelAction
 
 
@@ -92,11 +93,9 @@ class ModelControl(View):  # type: ignore[misc]  # Faust's View is untyped
     refused it, 202 if no learner took it within 5 s (it is queued)."""
 
     async def post(self, request: Any, action: str) -> Any:
-        token = settings.admin_token
-        given = request.headers.get("Authorization", "")
-        if token is None:
+        if settings.admin_token is None:
             return self.json({"error": "EDDY_ADMIN_TOKEN is not set: no changes"}, status=403)
-        if not hmac.compare_digest(given.encode(), f"Bearer {token.get_secret_value()}".encode()):
+        if not authorized(request):
             return self.json({"error": "a valid admin token is required"}, status=401)
         try:
             body = await request.json() if request.can_read_body else {}
@@ -107,6 +106,34 @@ class ModelControl(View):  # type: ignore[misc]  # Faust's View is untyped
         result = await admin.request(runtime.store, settings, command)
         status = {True: 200, False: 409, None: 202}[result["done"]]
         return self.json(result, status=status)
+
+
+def authorized(request: Any) -> bool:
+    """Whether the request carries the admin token (``EDDY_ADMIN_TOKEN``)."""
+    token = settings.admin_token
+    if token is None:
+        return False
+    given = request.headers.get("Authorization", "")
+    return hmac.compare_digest(given.encode(), f"Bearer {token.get_secret_value()}".encode())
+
+
+@app.page("/predict")
+class Predict(View):  # type: ignore[misc]  # Faust's View is untyped
+    """``POST /predict``: one feature event, or a JSON array of them, scored
+    as the stream scores them (see ``app.api``). ``?learnable=true`` keeps
+    their predict-time features for their labels (with the admin token,
+    when one is set)."""
+
+    async def post(self, request: Any) -> Any:
+        learnable = request.query.get("learnable", "false").lower() in ("1", "true", "yes")
+        if learnable and settings.admin_token is not None and not authorized(request):
+            return self.json({"error": "a valid admin token is required"}, status=401)
+        raw = await request.read()
+        served = await runtime.served()
+        answer = api.predict(raw, served, settings, datetime.now(UTC), learnable=learnable)
+        if answer.pending:
+            await persist(runtime.store.put_pending, answer.pending, settings.pending_ttl_seconds)
+        return self.json(answer.body, status=answer.status)
 
 
 @app.page("/metrics")

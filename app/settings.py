@@ -178,8 +178,9 @@ class Settings(BaseSettings):
     """At most this many of those models; the oldest go first."""
 
     admin_token: SecretStr | None = None
-    """Bearer token of the mutating HTTP calls (``POST /model/...``); unset,
-    they are refused. (``eddy model`` talks to Redis directly.)"""
+    """Bearer token of the mutating HTTP calls: ``POST /model/...`` (refused
+    while unset) and ``POST /predict?learnable=true`` (open while unset).
+    (``eddy model`` talks to Redis directly.)"""
 
     snapshot_history: int = Field(10, ge=1)
     """Model snapshots kept in Redis (the newest ones); the version log keeps
