@@ -1,5 +1,6 @@
 """The HTTP API of every process: /ready, /status, /model, /model/versions,
-POST /model/<action>, POST /predict, /metrics, /drift."""
+POST /model/<action>, POST /predict, POST /explain, /openapi.json, /metrics,
+/drift."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 from faust.web import View
 
 from agents.model import watch
-from app import admin, api, metrics
+from app import admin, api, metrics, openapi
 from app.control import Command
 from app.errors import CommandRefused
 from app.explain import describe
@@ -134,6 +135,33 @@ class Predict(View):  # type: ignore[misc]  # Faust's View is untyped
         if answer.pending:
             await persist(runtime.store.put_pending, answer.pending, settings.pending_ttl_seconds)
         return self.json(answer.body, status=answer.status)
+
+
+@app.page("/explain")
+class Explain(View):  # type: ignore[misc]  # Faust's View is untyped
+    """``POST /explain``: as ``/predict``, each prediction with its
+    explanation (``?top=K`` contributions, all by default)."""
+
+    async def post(self, request: Any) -> Any:
+        try:
+            top = int(request.query["top"]) if "top" in request.query else None
+            if top is not None and top < 1:
+                raise ValueError(top)
+        except ValueError:
+            return self.json(
+                {"errors": [{"reason": "schema_violation", "error": "top: a count of 1 or more"}]},
+                status=400,
+            )
+        raw = await request.read()
+        served = await runtime.served()
+        answer = api.explain(raw, served, settings, datetime.now(UTC), top)
+        return self.json(answer.body, status=answer.status)
+
+
+@app.page("/openapi.json")
+async def openapi_document(web: Any, request: Any) -> Any:
+    """This API described (OpenAPI 3.1)."""
+    return web.json(openapi.document())
 
 
 @app.page("/metrics")

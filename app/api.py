@@ -1,6 +1,7 @@
-"""``POST /predict``: feature events over HTTP, scored by the same code as
-the stream (``score_batch``), answered as the predictions topic carries
-them. Pure: the web view stores what a ``learnable`` request keeps.
+"""``POST /predict`` and ``POST /explain``: feature events over HTTP,
+scored by the same code as the stream (``score_batch``), answered as the
+predictions topic carries them. Pure: the web view stores what a
+``learnable`` request keeps.
 
 The body is one event of the features contract (answered with one
 prediction) or a JSON array of them (answered ``{"predictions": [...]}``,
@@ -91,3 +92,22 @@ def predict(
     predictions = [json.loads(p.model_dump_json()) for p in batch.predictions]
     body_out: Any = predictions[0] if single else {"predictions": predictions}
     return Answer(200, body_out, batch.pending if learnable else [], batch)
+
+
+def explain(
+    raw: bytes, served: ServedModel, settings: Settings, now: datetime, top: int | None
+) -> Answer:
+    """As ``predict``, each prediction with its explanation (the ``top``
+    contributions by size, or all of them with None) whatever
+    ``EDDY_EXPLAIN`` says; 422 when the served model has none to give."""
+    explaining = settings.model_copy(
+        update={"explain": "all"} if top is None else {"explain": "top", "explain_top": top}
+    )
+    answer = predict(raw, served, explaining, now)
+    if answer.status != 200:
+        return answer
+    assert answer.scored is not None
+    if any(p.explanation is None for p in answer.scored.predictions):
+        error = f"{served.model.name} gives no explanations (linear models and trees do)"
+        return Answer(422, {"errors": [_error(DeadLetterReason.MODEL_ERROR, error)]})
+    return answer

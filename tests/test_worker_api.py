@@ -90,3 +90,12 @@ async def test_predict_answers_as_the_stream_and_a_learnable_event_is_learned(
 
     state = await eventually("the HTTP event's label learned", learned, 30)
     assert state["outcomes"]["joined"] == 1
+
+    # Explanations on request, whatever EDDY_EXPLAIN says (off here).
+    status, why = call(worker, "/explain?top=2", event(9))
+    assert status == 200 and why["event_id"] == "h9"
+    explanation = why["explanation"]
+    assert 0 < len(explanation["contributions"]) <= 2 and "score" in explanation
+    assert call(worker, "/explain?top=0", event(9))[0] == 400
+    document = worker.get("/openapi.json")
+    assert document is not None and {"/predict", "/explain"} <= set(document["paths"])
