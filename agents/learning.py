@@ -17,6 +17,9 @@ from app.streams import app, fetches, persist, runtime, settings, topics
 from app.training import Training
 from app.watch import error_drift_events
 
+REPLY_TTL_SECONDS = 60
+"""How long the outcomes of a ``POST /learn`` request are kept for it."""
+
 ROLLING_QUALITY_INTERVAL = 1.0
 """Seconds between readings of the rolling quality window."""
 
@@ -39,6 +42,8 @@ async def report(training: Training, learned: Learned) -> None:
     if learned.events:
         await publish(topics.model_events, ((e.model, e) for e in learned.events))
         telemetry.record_model_events(learned.events)
+    if learned.replies:
+        await persist(runtime.store.put_replies, learned.replies, REPLY_TTL_SECONDS)
 
 
 @app.agent(fetches.training)

@@ -1,10 +1,13 @@
 """The HTTP API of every process: /ready, /status, /model, /model/versions,
-POST /model/<action>, POST /predict, POST /explain, /openapi.json, /metrics,
-/drift."""
+POST /model/<action>, POST /predict, /explain, /learn, /openapi.json,
+/metrics, /drift."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import time
+import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
@@ -17,9 +20,13 @@ from app.control import Command
 from app.errors import CommandRefused
 from app.explain import describe
 from app.runtime.internals import assignment, joined, lag
+from app.runtime.publish import publish
 from app.runtime.readiness import Facts, reasons
-from app.streams import app, persist, runtime, settings
+from app.streams import app, persist, runtime, settings, topics
 from schemas import ModelAction
+
+LEARN_WAIT_SECONDS = 5.0
+LEARN_POLL_SECONDS = 0.02
 
 
 @app.page("/ready")
@@ -135,6 +142,38 @@ class Predict(View):  # type: ignore[misc]  # Faust's View is untyped
         if answer.pending:
             await persist(runtime.store.put_pending, answer.pending, settings.pending_ttl_seconds)
         return self.json(answer.body, status=answer.status)
+
+
+@app.page("/learn")
+class Learn(View):  # type: ignore[misc]  # Faust's View is untyped
+    """``POST /learn``: one label, or a JSON array of them, sent to the
+    learner as the labels topic's are; the answer waits (up to
+    ``?wait=SECONDS``, 5 by default) for each one's outcome. With the
+    admin token, when one is set."""
+
+    async def post(self, request: Any) -> Any:
+        if settings.admin_token is not None and not authorized(request):
+            return self.json({"error": "a valid admin token is required"}, status=401)
+        try:
+            wait = float(request.query.get("wait", LEARN_WAIT_SECONDS))
+            if not 0 <= wait <= 60:
+                raise ValueError(wait)
+        except ValueError:
+            error = {"reason": "schema_violation", "error": "wait: seconds from 0 to 60"}
+            return self.json({"errors": [error]}, status=400)
+        raw = await request.read()
+        served = await runtime.served()
+        ask = uuid.uuid4().hex
+        refused, training = api.learn(raw, served.model, settings, datetime.now(UTC), ask)
+        if not training:
+            return self.json(refused.body, status=refused.status)
+        await publish(topics.training, [(t.event_id, t) for t in training])
+        deadline = time.monotonic() + wait
+        while True:
+            answer = api.outcomes(training, await persist(runtime.store.replies, ask))
+            if answer.status == 200 or time.monotonic() >= deadline:
+                return self.json(answer.body, status=answer.status)
+            await asyncio.sleep(LEARN_POLL_SECONDS)
 
 
 @app.page("/explain")

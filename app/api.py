@@ -1,7 +1,7 @@
-"""``POST /predict`` and ``POST /explain``: feature events over HTTP,
-scored by the same code as the stream (``score_batch``), answered as the
-predictions topic carries them. Pure: the web view stores what a
-``learnable`` request keeps.
+"""``POST /predict``, ``/explain`` and ``/learn``: events and labels over
+HTTP, through the same code as the stream's (``score_batch``,
+``route_labels``). Pure: the web view stores what a ``learnable`` request
+keeps, and sends a ``/learn`` request's labels to the learner.
 
 The body is one event of the features contract (answered with one
 prediction) or a JSON array of them (answered ``{"predictions": [...]}``,
@@ -31,10 +31,12 @@ from datetime import datetime
 from typing import Any
 
 from app.intake import Message
+from app.labels import route_labels
+from app.model import OnlineModel
 from app.scoring import ScoredBatch, score_batch
 from app.serving import ServedModel
 from app.settings import Settings
-from schemas import DeadLetterReason
+from schemas import DeadLetterReason, TrainingEvent
 
 SOURCE = "http"
 """The topic name an HTTP event's dead-letter source would carry."""
@@ -56,32 +58,41 @@ def _error(reason: DeadLetterReason, error: str, index: int | None = None) -> di
     return found
 
 
+def _items(raw: bytes, settings: Settings, now: datetime) -> tuple[list[Message], bool] | Answer:
+    """The request's items as messages (as if read from a topic, offsets
+    their places), and whether it was a single one; or the answer refusing it."""
+    if len(raw) > settings.max_payload_bytes * settings.batch_max_events:
+        too_large = _error(DeadLetterReason.OVERSIZE_PAYLOAD, "request too large")
+        return Answer(413, {"errors": [too_large]})
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        return Answer(400, {"errors": [_error(DeadLetterReason.INVALID_JSON, str(exc))]})
+    single = not isinstance(body, list)
+    items = [body] if single else body
+    if not items:
+        return Answer(400, {"errors": [_error(DeadLetterReason.SCHEMA_VIOLATION, "empty array")]})
+    if len(items) > settings.batch_max_events:
+        error = f"{len(items)} items exceed the limit of {settings.batch_max_events}"
+        return Answer(413, {"errors": [_error(DeadLetterReason.OVERSIZE_PAYLOAD, error)]})
+    stamp = now.timestamp()
+    messages = [
+        Message(None, json.dumps(item).encode(), SOURCE, 0, i, stamp)
+        for i, item in enumerate(items)
+    ]
+    return messages, single
+
+
 def predict(
     raw: bytes, served: ServedModel, settings: Settings, now: datetime, *, learnable: bool = False
 ) -> Answer:
     """Score a request's events with ``served``; with ``learnable``, the
     answer carries their predict-time records, so that a label for each
     event id is joined and learned as for a streamed event."""
-    if len(raw) > settings.max_payload_bytes * settings.batch_max_events:
-        return Answer(
-            413, {"errors": [_error(DeadLetterReason.OVERSIZE_PAYLOAD, "request too large")]}
-        )
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        return Answer(400, {"errors": [_error(DeadLetterReason.INVALID_JSON, str(exc))]})
-    single = not isinstance(body, list)
-    events = [body] if single else body
-    if not events:
-        return Answer(400, {"errors": [_error(DeadLetterReason.SCHEMA_VIOLATION, "no event")]})
-    if len(events) > settings.batch_max_events:
-        error = f"{len(events)} events exceed the limit of {settings.batch_max_events}"
-        return Answer(413, {"errors": [_error(DeadLetterReason.OVERSIZE_PAYLOAD, error)]})
-    stamp = now.timestamp()
-    messages = [
-        Message(None, json.dumps(event).encode(), SOURCE, 0, i, stamp)
-        for i, event in enumerate(events)
-    ]
+    parsed = _items(raw, settings, now)
+    if isinstance(parsed, Answer):
+        return parsed
+    messages, single = parsed
     batch = score_batch(messages, served, settings, now)
     if batch.dead_letters:
         errors = [
@@ -111,3 +122,37 @@ def explain(
         error = f"{served.model.name} gives no explanations (linear models and trees do)"
         return Answer(422, {"errors": [_error(DeadLetterReason.MODEL_ERROR, error)]})
     return answer
+
+
+def learn(
+    raw: bytes, model: OnlineModel, settings: Settings, now: datetime, request: str
+) -> tuple[Answer, list[TrainingEvent]]:
+    """One label of the labels contract, or an array: the training records
+    to send to the learner, each with its reply (``<request>:<index>``),
+    or the answer refusing them all (the dead-letter reasons)."""
+    parsed = _items(raw, settings, now)
+    if isinstance(parsed, Answer):
+        return parsed, []
+    messages, single = parsed
+    routed = route_labels(messages, model, settings, now)
+    if routed.dead_letters:
+        errors = [
+            _error(d.reason, d.error, None if single else d.source.offset)
+            for d in routed.dead_letters
+        ]
+        return Answer(400, {"errors": errors}), []
+    training = [
+        t.model_copy(update={"reply": f"{request}:{m.offset}"})
+        for t, m in zip(routed.training, routed.routed, strict=True)
+    ]
+    return Answer(202, {}), training
+
+
+def outcomes(training: list[TrainingEvent], known: dict[int, str]) -> Answer:
+    """The answer to a ``/learn`` request: each label's outcome, in order;
+    200 when all are known, 202 when some are not yet (``pending``: the
+    learner has not reached them, or they wait for their features)."""
+    rows = [
+        {"event_id": t.event_id, "outcome": known.get(i, "pending")} for i, t in enumerate(training)
+    ]
+    return Answer(200 if len(known) >= len(training) else 202, {"outcomes": rows})

@@ -92,11 +92,14 @@ class Learned:
     """Versions written for a reason (a reset), to publish."""
     label_times: list[float] = field(default_factory=list)
     """When each joined label reached the labels topic."""
+    replies: list[tuple[str, str]] = field(default_factory=list)
+    """``(reply, outcome)`` of each label sent by ``POST /learn``."""
 
     def add(self, other: Learned) -> None:
         self.outcomes.update(other.outcomes)
         self.delays.extend(other.delays)
         self.label_times.extend(other.label_times)
+        self.replies.extend(other.replies)
         self.drifts.extend(other.drifts)
         self.resets.extend(other.resets)
         self.challenges.extend(other.challenges)
@@ -444,6 +447,8 @@ class Learner:
                 result.failed.append((offset, event, f"{type(exc).__name__}: {exc}"))
                 outcome = Outcome.FAILED
             outcomes[outcome] += 1
+            if event.reply is not None:
+                result.replies.append((event.reply, outcome.value))
         if wait_max is not None and len(waiting) > wait_max:
             outcomes[Outcome.OVERFLOW] += self._give_up_oldest(len(waiting) - wait_max)
         changed = bool(outcomes) or len(waiting) != before

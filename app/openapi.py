@@ -9,7 +9,8 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from schemas import DeadLetterReason, FeatureEvent, ModelEvent, PredictionEvent
+from app.learner import Outcome
+from schemas import DeadLetterReason, FeatureEvent, LabelEvent, ModelEvent, PredictionEvent
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -31,6 +32,7 @@ def document() -> dict[str, Any]:
     _, defs = models_json_schema(
         [
             (FeatureEvent, "validation"),
+            (LabelEvent, "validation"),
             (PredictionEvent, "serialization"),
             (ModelEvent, "serialization"),
         ],
@@ -76,6 +78,21 @@ def document() -> dict[str, Any]:
         "400": _errors("An invalid event (the dead-letter reasons): nothing scored, nothing kept"),
         "413": _errors("Too large, or more than EDDY_BATCH_MAX_EVENTS events"),
     }
+    outcomes = {
+        "type": "object",
+        "properties": {
+            "outcomes": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "event_id": {"type": "string"},
+                        "outcome": {"enum": [*(o.value for o in Outcome), "pending"]},
+                    },
+                },
+            }
+        },
+    }
     body = {"required": True, "content": {"application/json": {"schema": events}}}
     admin: list[dict[str, list[str]]] = [{"bearer": []}]
     get = {"description": "", "content": {"application/json": {"schema": ANY_OBJECT}}}
@@ -111,6 +128,40 @@ def document() -> dict[str, Any]:
                 "responses": {
                     **scored,
                     "422": _errors("The served model gives no explanations"),
+                },
+            }
+        },
+        "/learn": {
+            "post": {
+                "summary": "Labels sent to the learner as the labels topic's are, with outcomes",
+                "security": admin,
+                "parameters": [
+                    {
+                        "name": "wait",
+                        "in": "query",
+                        "schema": {"type": "number", "minimum": 0, "maximum": 60, "default": 5},
+                        "description": "Seconds to wait for the outcomes",
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "oneOf": [
+                                    _ref("LabelEvent"),
+                                    {"type": "array", "items": _ref("LabelEvent")},
+                                ]
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(outcomes, "Every label's outcome, in order"),
+                    "202": _json(outcomes, "Some still pending when the wait ended"),
+                    "400": _errors("An invalid label (the dead-letter reasons): nothing sent"),
+                    "401": _json(ANY_OBJECT, "EDDY_ADMIN_TOKEN is set and not given"),
+                    "413": _errors("Too large, or more than EDDY_BATCH_MAX_EVENTS labels"),
                 },
             }
         },

@@ -443,6 +443,24 @@ class Store:
         raw = await self._call("command", lambda: self._redis.get(key))
         return None if raw is None else cast(dict[str, Any], json.loads(cast(bytes, raw)))
 
+    async def put_replies(self, replies: Sequence[tuple[str, str]], ttl: int) -> None:
+        """Each ``("<request>:<index>", outcome)``: what became of the labels
+        of a ``POST /learn`` request, for it to answer (kept ``ttl`` s)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for reply, outcome in replies:
+            request, index = reply.rsplit(":", 1)
+            key = self._key("reply", request)
+            pipe.hset(key, index, outcome)
+            pipe.expire(key, ttl)
+        await self._call("reply", pipe.execute)
+
+    async def replies(self, request: str) -> dict[int, str]:
+        """The outcomes written so far for ``request``, by label index."""
+        key = self._key("reply", request)
+        raw = await self._call("reply", lambda: self._redis.hgetall(key))
+        found = cast(dict[bytes, bytes], raw)
+        return {int(k): v.decode() for k, v in found.items()}
+
     def channel(self, model: str) -> str:
         """Where each new version of ``model`` is announced."""
         return self._key("model", model, "new")

@@ -121,6 +121,9 @@ class TrainingEvent(_Contract):
     event_id: str
     label: Label
     label_at: float
+    reply: str | None = None
+    """``<request id>:<index>`` for a label sent by ``POST /learn``: the
+    learner writes its outcome there for the request to answer."""
 
 
 class DriftEvent(_Contract):

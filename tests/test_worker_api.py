@@ -86,7 +86,7 @@ async def test_predict_answers_as_the_stream_and_a_learnable_event_is_learned(
     async def learned() -> dict[str, Any] | None:
         status_ = worker.status() or {}
         learner = status_.get("learner") or {}
-        return learner if learner.get("learned") == 1 else None
+        return learner if learner.get("learned", 0) >= 1 else None
 
     state = await eventually("the HTTP event's label learned", learned, 30)
     assert state["outcomes"]["joined"] == 1
@@ -99,3 +99,23 @@ async def test_predict_answers_as_the_stream_and_a_learnable_event_is_learned(
     assert call(worker, "/explain?top=0", event(9))[0] == 400
     document = worker.get("/openapi.json")
     assert document is not None and {"/predict", "/explain"} <= set(document["paths"])
+
+    # POST /learn: the labels topic's path, answered with each outcome.
+    assert call(worker, "/predict?learnable=true", [event(10), event(11)], TOKEN)[0] == 200
+    labels = [{"event_id": "h10", "label": True}, {"event_id": "h11", "label": False}]
+    assert call(worker, "/learn", labels)[0] == 401
+    status, learned_ = call(worker, "/learn", labels, TOKEN)
+    assert status == 200 and learned_["outcomes"] == [
+        {"event_id": "h10", "outcome": "joined"},
+        {"event_id": "h11", "outcome": "joined"},
+    ]
+    status, again = call(worker, "/learn", labels[0], TOKEN)
+    assert status == 200 and again["outcomes"] == [{"event_id": "h10", "outcome": "duplicate"}]
+    status, bad = call(worker, "/learn", [labels[1], {"label": True}], TOKEN)
+    assert status == 400 and bad["errors"][0]["reason"] == "missing_event_id"
+    assert bad["errors"][0]["index"] == 1
+    # A label whose features were never stored waits for them: pending.
+    status, waiting = call(worker, "/learn?wait=0.5", {"event_id": "nowhere", "label": 1}, TOKEN)
+    assert status == 202 and waiting["outcomes"] == [{"event_id": "nowhere", "outcome": "pending"}]
+    state = await eventually("the learned labels", learned, 1)  # h8 and the rest
+    assert state["learned"] == 3 and state["outcomes"]["duplicate"] == 1
