@@ -1,5 +1,6 @@
 """``eddy worker``: run a worker process (all Faust CLI options apply).
-``eddy model ...``: the served model's versions and controls."""
+``eddy model ...``: the served model's versions and controls.
+``eddy score INPUT --output OUTPUT``: a file of events scored."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ def main() -> None:
         from app.admin import run
 
         sys.exit(asyncio.run(run(sys.argv[2:])))
+    if sys.argv[1:2] == ["score"]:
+        from app import batch
+
+        sys.exit(batch.run(sys.argv[2:]))
     import agents  # noqa: F401  (registers the agents)
     from app.streams import app
 

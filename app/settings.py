@@ -179,8 +179,8 @@ class Settings(BaseSettings):
 
     admin_token: SecretStr | None = None
     """Bearer token of the mutating HTTP calls: ``POST /model/...`` (refused
-    while unset) and ``POST /predict?learnable=true`` (open while unset).
-    (``eddy model`` talks to Redis directly.)"""
+    while unset), ``POST /predict?learnable=true`` and ``POST /learn`` (open
+    while unset). (``eddy model`` talks to Redis directly.)"""
 
     snapshot_history: int = Field(10, ge=1)
     """Model snapshots kept in Redis (the newest ones); the version log keeps

@@ -6,9 +6,12 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
+import pytest
 import yaml
 
+from app import batch
 from app.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,13 +37,17 @@ def test_compose_runs_the_kafka_version_the_stack_pins() -> None:
 
 def test_every_worker_variable_is_a_setting_and_is_valid() -> None:
     services = compose()["services"]
-    for name in ("worker", "demo"):
+    for name in ("worker", "demo", "score"):
         env = services[name]["environment"]
         fields = {f"EDDY_{f.upper()}" for f in Settings.model_fields}
         assert set(env) <= fields, f"{name} sets unknown variables"
         settings = Settings(**{k.removeprefix("EDDY_").lower(): v for k, v in env.items()})
-        host = settings.kafka_bootstrap.split(":")[0]
-        assert host in services and services[host]["image"].startswith("apache/kafka")
+        dialled = []
+        if "EDDY_KAFKA_BOOTSTRAP" in env:
+            dialled.append(settings.kafka_bootstrap.split(":")[0])
+        if "EDDY_REDIS_URL" in env:
+            dialled.append(settings.redis_url.split("/")[2].split(":")[0])
+        assert dialled and set(dialled) <= set(services), f"{name} dials {dialled}"
 
 
 def test_kafka_advertises_the_address_the_worker_dials() -> None:
@@ -90,3 +97,16 @@ def test_the_demo_waits_for_a_ready_worker_and_stops_it_in_time() -> None:
     assert re.search(r"^USER eddy$", dockerfile, re.M)
     grace = int(services["worker"]["stop_grace_period"].rstrip("s"))
     assert grace > default("stop_timeout_seconds") + 5
+
+
+def test_the_score_example_runs_eddy_score_with_arguments_it_takes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    score = compose()["services"]["score"]
+    command = score["command"]
+    assert command[:2] == ["eddy", "score"]
+    assert any(v.endswith(":/data") for v in score["volumes"])
+    # The arguments parse: the run gets as far as reading its settings.
+    monkeypatch.setattr(batch, "Settings", mock.Mock(side_effect=RuntimeError("parsed")))
+    with pytest.raises(RuntimeError, match="parsed"):
+        batch.run(command[2:])

@@ -1,0 +1,173 @@
+"""``eddy score INPUT --output OUTPUT``: a file of feature events scored by
+the model a deployment serves (its newest version in Redis, or a chosen
+one), by the stream's own code (``score_batch``), into a file of
+predictions in the predictions contract. Never learns.
+
+INPUT is JSON Lines (one event of the features contract a line) or CSV
+(a header with ``event_id``, optionally ``occurred_at``, and a column per
+feature: numbers where they parse as numbers, strings otherwise, empty
+cells left out). A bad line is reported, and written with its reason to
+the ``--dead-letter`` file (the dead-letter contract) when one is given;
+the rest go on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from tqdm import tqdm
+
+from app.errors import BadSnapshot, EddyError
+from app.intake import Message
+from app.scoring import score_batch
+from app.serving import ServedModel
+from app.settings import Settings
+from app.store import Store
+from app.training import served_model
+
+
+@dataclass(slots=True)
+class Summary:
+    lines: int = 0
+    predicted: int = 0
+    bad: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+def _cell(value: str) -> float | str:
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+def lines(path: Path) -> Iterator[bytes]:
+    """The input's events, a line each, as the features contract's JSON
+    (a CSV row becomes one; a row that cannot is passed on as it is, to be
+    refused with a reason)."""
+    with path.open(newline="" if path.suffix == ".csv" else None, encoding="utf-8") as handle:
+        if path.suffix.lower() != ".csv":
+            for line in handle:
+                if line.strip():
+                    yield line.rstrip("\n").encode()
+            return
+        for row in csv.DictReader(handle):
+            event: dict[str, Any] = {}
+            features: dict[str, Any] = {}
+            for name, value in row.items():
+                if name is None or value is None or value == "":
+                    continue
+                if name in ("event_id", "occurred_at"):
+                    event[name] = value
+                else:
+                    features[name] = _cell(value)
+            yield json.dumps({**event, "features": features}).encode()
+
+
+def score_file(
+    path: Path,
+    output: IO[str],
+    served: ServedModel,
+    settings: Settings,
+    dead_letters: IO[str] | None = None,
+    progress: bool | None = None,
+) -> Summary:
+    """Score every line of ``path`` into ``output`` (predictions, JSON
+    Lines), a batch of ``EDDY_BATCH_MAX_EVENTS`` at a time; bad lines to
+    ``dead_letters``. A progress bar on a terminal (``progress`` None)."""
+    summary = Summary()
+    source = path.name
+    batch: list[Message] = []
+
+    def flush() -> None:
+        now = datetime.now(UTC)
+        scored = score_batch(batch, served, settings, now)
+        for p in scored.predictions:
+            output.write(p.model_dump_json() + "\n")
+        for d in scored.dead_letters:
+            summary.reasons[d.reason.value] = summary.reasons.get(d.reason.value, 0) + 1
+            if dead_letters is not None:
+                dead_letters.write(d.model_dump_json() + "\n")
+        summary.predicted += len(scored.predictions)
+        summary.bad += len(scored.dead_letters)
+        bar.update(len(batch))
+        batch.clear()
+
+    with tqdm(unit="event", disable=None if progress is None else not progress) as bar:
+        for number, raw in enumerate(lines(path), start=1):
+            batch.append(Message(None, raw, source, 0, number, time.time()))
+            summary.lines += 1
+            if len(batch) >= settings.batch_max_events:
+                flush()
+        if batch:
+            flush()
+    return summary
+
+
+async def served(settings: Settings, version: int | None) -> ServedModel:
+    """The deployment's model from Redis: its newest version, or ``version``;
+    ``EddyError`` saying why when there is none to load."""
+    store = Store.from_settings(settings)
+    try:
+        name = settings.model
+        snapshot = await store.load_snapshot(name, version, state=False)
+        if snapshot is None:
+            which = "no version" if version is None else f"no version {version} kept"
+            raise EddyError(
+                f"{which} of {name} in Redis ({settings.redis_url}, prefix "
+                f"{settings.redis_prefix!r}): is EDDY_MODEL / EDDY_REDIS_PREFIX the worker's?"
+            )
+        try:
+            model = served_model(snapshot, False)
+        except BadSnapshot as exc:
+            raise EddyError(f"{name} version {snapshot.version} does not load: {exc}") from exc
+        learned = int(snapshot.meta.get("learned", 0))
+        return ServedModel(model, snapshot.version, learned=learned, line=name)
+    finally:
+        await store.close()
+
+
+def run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="eddy score", description=__doc__)
+    parser.add_argument("input", type=Path, help="JSON Lines (.jsonl, .json) or CSV (.csv)")
+    parser.add_argument("--output", "-o", type=Path, required=True, help="predictions, JSON Lines")
+    parser.add_argument("--dead-letter", type=Path, help="bad lines with their reasons")
+    parser.add_argument("--version", type=int, help="a kept version (default: the newest)")
+    args = parser.parse_args(argv)
+    settings = Settings()
+    if not args.input.is_file():
+        print(f"eddy score: no file {args.input}", file=sys.stderr)
+        return 2
+    try:
+        model = asyncio.run(served(settings, args.version))
+    except EddyError as exc:
+        print(f"eddy score: {exc}", file=sys.stderr)
+        return 1
+    began = time.perf_counter()
+    with args.output.open("w", encoding="utf-8") as output:
+        if args.dead_letter is None:
+            summary = score_file(args.input, output, model, settings)
+        else:
+            with args.dead_letter.open("w", encoding="utf-8") as letters:
+                summary = score_file(args.input, output, model, settings, letters)
+    seconds = time.perf_counter() - began
+    reasons = ", ".join(f"{n} {r}" for r, n in sorted(summary.reasons.items()))
+    print(
+        f"eddy score: {summary.lines} lines, {summary.predicted} predicted by {model.model.name} "
+        f"version {model.version} in {seconds:.1f} s "
+        f"({summary.lines / max(seconds, 1e-9):,.0f} lines/s); {summary.bad} bad"
+        + (f" ({reasons})" if reasons else "")
+        + (f", written to {args.dead_letter}" if args.dead_letter and summary.bad else ""),
+        file=sys.stderr,
+    )
+    return 0

@@ -1,0 +1,87 @@
+"""``eddy score``: a file of events, bad lines among them, scored by the
+model version in Redis, as the stream would score them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from app.settings import Settings
+from app.store import Store
+from app.training import Training, bootstrap
+from schemas import TrainingEvent
+from tests.harness import ROOT, env_of
+from tests.test_training import learn, score, untrained
+
+pytestmark = pytest.mark.integration
+
+
+def eddy_score(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agents", "score", *args],
+        cwd=ROOT,
+        env=env_of(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def test_a_file_is_scored_by_the_served_version_and_bad_lines_set_aside(
+    make_settings: Callable[..., Settings], store: Store, tmp_path: Path
+) -> None:
+    settings = make_settings(snapshot_interval_seconds=0.001)
+    served = await bootstrap(store, untrained())
+    training = Training(store, settings, served)
+    for i in range(3):  # versions 1 to 3: x=1 is True
+        await score(store, f"e{i}")
+        await learn(training, [(i, TrainingEvent(event_id=f"e{i}", label=True, label_at=1e9))])
+    assert served.version == 3
+
+    events = tmp_path / "events.jsonl"
+    rows = [json.dumps({"event_id": f"b{i}", "features": {"x": float(i)}}) for i in range(1200)]
+    rows[5] = '{"event_id": "b5", "features": {"x": NaN}}'
+    rows[700] = "not json"
+    events.write_text("\n".join(rows) + "\n")
+    out, bad = tmp_path / "predictions.jsonl", tmp_path / "bad.jsonl"
+    done = eddy_score(settings, str(events), "--output", str(out), "--dead-letter", str(bad))
+    assert done.returncode == 0, done.stderr
+    assert "1200 lines, 1198 predicted by logistic-regression version 3" in done.stderr
+    predictions = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(predictions) == 1198 and {p["model_version"] for p in predictions} == {3}
+    model = served.model
+    for p in predictions[:50]:
+        x = float(p["event_id"][1:])
+        expected = model.predict({"x": x})
+        assert p["prediction"] == expected.label
+        assert p["probabilities"] == {json.dumps(k): v for k, v in expected.probabilities or ()}
+    letters = [json.loads(line) for line in bad.read_text().splitlines()]
+    assert [(d["reason"], d["source"]["offset"]) for d in letters] == [
+        ("non_finite_value", 6),
+        ("invalid_json", 701),
+    ]
+
+    # A chosen version, and CSV: version 1 (kept: the history holds it).
+    table = tmp_path / "events.csv"
+    table.write_text("event_id,x,colour\nc1,1.5,red\nc2,,blue\n")
+    done = eddy_score(settings, str(table), "-o", str(out), "--version", "1")
+    assert done.returncode == 0, done.stderr
+    rows_out = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(p["event_id"], p["model_version"]) for p in rows_out] == [("c1", 1), ("c2", 1)]
+
+
+async def test_no_model_in_redis_is_a_clear_error(
+    make_settings: Callable[..., Settings], store: Store, tmp_path: Path
+) -> None:
+    settings = make_settings()
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"event_id": "a", "features": {"x": 1}}\n')
+    done = eddy_score(settings, str(events), "--output", str(tmp_path / "out.jsonl"))
+    assert done.returncode == 1 and "no version of logistic-regression in Redis" in done.stderr
+    missing = eddy_score(settings, str(tmp_path / "nowhere.jsonl"), "-o", str(tmp_path / "o"))
+    assert missing.returncode == 2 and "no file" in missing.stderr
