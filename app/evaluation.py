@@ -1,0 +1,213 @@
+"""``eddy replay``: last week's events and labels, in their original order,
+through a catalog model or a stored version, evaluated as River evaluates:
+``evaluate.progressive_val_score`` at a label delay (in labelled events).
+How an operator tries a challenger on history before running it live.
+
+The events come from files (JSON Lines in the features and labels
+contracts) or from the deployment's topics over a time range. Each event
+with a label becomes one ``(features, label)`` pair, in the events' order
+(file order, or Kafka timestamp then partition and offset); events with no
+label, and labels with no event, are counted and left out. River's own
+evaluator does the rest, so the figures equal ``progressive_val_score`` on
+the same pairs: the test holds it to that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import cast, get_args
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from river import evaluate, metrics
+
+from app import catalog
+from app.errors import BadSnapshot, EddyError
+from app.model import Features, OnlineModel
+from app.settings import ModelName, Settings
+from app.store import Store
+from app.training import served_model
+from schemas import FeatureEvent, Label, LabelEvent
+
+Pair = tuple[Features, Label]
+
+
+@dataclass(slots=True)
+class Report:
+    model: str
+    source: str
+    delay: int
+    pairs: int
+    unlabelled: int
+    orphan_labels: int
+    bad_lines: int
+    metrics: dict[str, float]
+
+
+def pairs(features: Iterable[bytes], labels: Iterable[bytes]) -> tuple[list[Pair], dict[str, int]]:
+    """The labelled events in the features' order, and what was left out."""
+    known: dict[str, Label] = {}
+    bad = 0
+    for raw in labels:
+        try:
+            label = LabelEvent.model_validate_json(raw)
+        except ValueError:
+            bad += 1
+            continue
+        known.setdefault(label.event_id, label.label)
+    out: list[Pair] = []
+    unlabelled = 0
+    seen: set[str] = set()
+    for raw in features:
+        try:
+            event = FeatureEvent.model_validate_json(raw)
+        except ValueError:
+            bad += 1
+            continue
+        if event.event_id in seen:  # redelivered: scored once, learned once
+            continue
+        seen.add(event.event_id)
+        if event.event_id in known:
+            out.append((dict(event.features), known[event.event_id]))
+        else:
+            unlabelled += 1
+    orphans = len(set(known) - seen)
+    return out, {"unlabelled": unlabelled, "orphan_labels": orphans, "bad_lines": bad}
+
+
+def metric_for(model: OnlineModel) -> metrics.base.Metrics:
+    if model.kind == "classifier":
+        return metrics.Accuracy() + metrics.ROCAUC() + metrics.LogLoss() + metrics.F1()
+    return metrics.MAE() + metrics.RMSE() + metrics.R2()
+
+
+def evaluate_pairs(data: list[Pair], model: OnlineModel, delay: int) -> metrics.base.Metrics:
+    """River's progressive validation of ``model`` (learning as it goes: a
+    copy of a stored version is never written back)."""
+    metric = metric_for(model)
+    evaluate.progressive_val_score(data, model.pipeline, metric, delay=delay or None)
+    return metric
+
+
+def _lines(path: Path) -> list[bytes]:
+    return [line.encode() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+async def read_topic(
+    settings: Settings, topic: str, since: datetime, until: datetime
+) -> list[bytes]:
+    """A topic's records from ``since`` to ``until`` (Kafka timestamps),
+    ordered by timestamp, then partition and offset."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    if described.get("error_code") or not described.get("partitions"):
+        raise EddyError(f"no topic {topic} at {settings.kafka_bootstrap}")
+    parts = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(parts)
+        starts = await consumer.offsets_for_times({p: int(since.timestamp() * 1000) for p in parts})
+        ends = await consumer.end_offsets(parts)
+        rows: list[tuple[int, int, int, bytes]] = []
+        for part in parts:
+            found = starts.get(part)
+            if found is None:
+                continue
+            consumer.seek(part, found.offset)
+        last = int(until.timestamp() * 1000)
+        left = {p for p in parts if starts.get(p) is not None and starts[p].offset < ends[p]}
+        while left:
+            batches = await consumer.getmany(*left, timeout_ms=1000)
+            for part, records in batches.items():
+                for r in records:
+                    if r.timestamp <= last and r.value is not None:
+                        rows.append((r.timestamp, part.partition, r.offset, r.value))
+                    if r.offset >= ends[part] - 1 or r.timestamp > last:
+                        left.discard(part)
+            if not batches:
+                break
+        rows.sort()
+        return [value for *_, value in rows]
+    finally:
+        await consumer.stop()
+
+
+async def stored(settings: Settings, version: int) -> OnlineModel:
+    store = Store.from_settings(settings)
+    try:
+        snapshot = await store.load_snapshot(settings.model, version, state=False)
+        if snapshot is None:
+            raise EddyError(f"no version {version} of {settings.model} kept in Redis")
+        try:
+            return served_model(snapshot, False)
+        except BadSnapshot as exc:
+            raise EddyError(f"version {version} does not load: {exc}") from exc
+    finally:
+        await store.close()
+
+
+def run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="eddy replay", description=__doc__)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--features", type=Path, help="features, JSON Lines")
+    source.add_argument(
+        "--since", type=datetime.fromisoformat, help="from the topics, from this time (ISO 8601)"
+    )
+    parser.add_argument("--labels", type=Path, help="labels, JSON Lines (with --features)")
+    parser.add_argument("--until", type=datetime.fromisoformat, help="with --since (default: now)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--model", choices=get_args(ModelName), help="a catalog pipeline, untrained")
+    which.add_argument("--version", type=int, help="a stored version (learning on from it)")
+    parser.add_argument("--delay", type=int, default=0, help="labels this many events late")
+    parser.add_argument("--report", type=Path, help="write the figures as JSON")
+    args = parser.parse_args(argv)
+    if args.features is not None and args.labels is None:
+        parser.error("--features needs --labels")
+    settings = Settings()
+    try:
+        if args.features is not None:
+            features, labels = _lines(args.features), _lines(args.labels)
+            origin = f"{args.features} + {args.labels}"
+        else:
+            until = args.until or datetime.now(args.since.tzinfo)
+            features = asyncio.run(read_topic(settings, settings.topic_features, args.since, until))
+            labels = asyncio.run(read_topic(settings, settings.topic_labels, args.since, until))
+            origin = f"{settings.topic_features} + {settings.topic_labels}, {args.since} to {until}"
+        if args.version is not None:
+            model = asyncio.run(stored(settings, args.version))
+            name = f"{settings.model} version {args.version}"
+        else:
+            chosen = cast(ModelName, args.model or settings.model)
+            model = OnlineModel(chosen, catalog.build(chosen))
+            name = chosen
+    except (EddyError, OSError) as exc:
+        print(f"eddy replay: {exc}", file=sys.stderr)
+        return 1
+    data, left_out = pairs(features, labels)
+    if not data:
+        print("eddy replay: no event with a label to replay", file=sys.stderr)
+        return 1
+    metric = evaluate_pairs(data, model, args.delay)
+    figures = {type(m).__name__: float(m.get()) for m in metric}
+    report = Report(name, origin, args.delay, len(data), **left_out, metrics=figures)
+    print(f"{name} on {len(data):,} labelled events, labels {args.delay} events late:\n{metric}")
+    left = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in left_out.items() if n)
+    if left:
+        print(f"left out: {left}")
+    if args.report is not None:
+        args.report.write_text(json.dumps(asdict(report), indent=2) + "\n")
+    return 0
