@@ -116,13 +116,22 @@ class ModelControl(View):  # type: ignore[misc]  # Faust's View is untyped
         return self.json(result, status=status)
 
 
-def authorized(request: Any) -> bool:
-    """Whether the request carries the admin token (``EDDY_ADMIN_TOKEN``)."""
-    token = settings.admin_token
-    if token is None:
-        return False
-    given = request.headers.get("Authorization", "")
-    return hmac.compare_digest(given.encode(), f"Bearer {token.get_secret_value()}".encode())
+def authorized(request: Any, *, client: bool = False) -> bool:
+    """Whether the request carries the admin token (``EDDY_ADMIN_TOKEN``),
+    or, with ``client``, the client token (``EDDY_CLIENT_TOKEN``)."""
+    given = request.headers.get("Authorization", "").encode()
+    tokens = [settings.admin_token, settings.client_token if client else None]
+    return any(
+        hmac.compare_digest(given, f"Bearer {t.get_secret_value()}".encode())
+        for t in tokens
+        if t is not None
+    )
+
+
+def learning_refused(request: Any) -> bool:
+    """Whether a call that learns is refused: a token is set and none given."""
+    guarded = settings.admin_token is not None or settings.client_token is not None
+    return guarded and not authorized(request, client=True)
 
 
 @app.page("/predict")
@@ -134,8 +143,8 @@ class Predict(View):  # type: ignore[misc]  # Faust's View is untyped
 
     async def post(self, request: Any) -> Any:
         learnable = request.query.get("learnable", "false").lower() in ("1", "true", "yes")
-        if learnable and settings.admin_token is not None and not authorized(request):
-            return self.json({"error": "a valid admin token is required"}, status=401)
+        if learnable and learning_refused(request):
+            return self.json({"error": "a valid admin or client token is required"}, status=401)
         raw = await request.read()
         served = await runtime.served()
         answer = api.predict(raw, served, settings, datetime.now(UTC), learnable=learnable)
@@ -152,8 +161,8 @@ class Learn(View):  # type: ignore[misc]  # Faust's View is untyped
     admin token, when one is set."""
 
     async def post(self, request: Any) -> Any:
-        if settings.admin_token is not None and not authorized(request):
-            return self.json({"error": "a valid admin token is required"}, status=401)
+        if learning_refused(request):
+            return self.json({"error": "a valid admin or client token is required"}, status=401)
         try:
             wait = float(request.query.get("wait", LEARN_WAIT_SECONDS))
             if not 0 <= wait <= 60:

@@ -180,7 +180,14 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None
     """Bearer token of the mutating HTTP calls: ``POST /model/...`` (refused
     while unset), ``POST /predict?learnable=true`` and ``POST /learn`` (open
-    while unset). (``eddy model`` talks to Redis directly.)"""
+    while neither this nor ``EDDY_CLIENT_TOKEN`` is set). (``eddy model``
+    talks to Redis directly.)"""
+
+    client_token: SecretStr | None = None
+    """Bearer token a client may give instead of the admin token for the
+    calls that learn (``POST /predict?learnable=true``, ``POST /learn``),
+    never for ``POST /model/...``. With either token set, those calls need
+    one of them."""
 
     snapshot_history: int = Field(10, ge=1)
     """Model snapshots kept in Redis (the newest ones); the version log keeps

@@ -19,6 +19,7 @@ from tests.harness import Reader, Worker, eventually, produce, wait_assigned
 pytestmark = pytest.mark.integration
 
 TOKEN = "not-a-real-secret"
+CLIENT = "not-a-real-client-secret"
 
 
 def call(worker: Worker, path: str, body: object, token: str | None = None) -> tuple[int, Any]:
@@ -43,7 +44,7 @@ def event(i: int) -> dict[str, Any]:
 async def test_predict_answers_as_the_stream_and_a_learnable_event_is_learned(
     make_settings: Callable[..., Settings], spawn: Callable[[Settings], Worker], store: Store
 ) -> None:
-    settings = make_settings(admin_token=TOKEN, snapshot_interval_seconds=60)
+    settings = make_settings(admin_token=TOKEN, client_token=CLIENT, snapshot_interval_seconds=60)
     worker = spawn(settings)
     await wait_assigned([worker], {settings.topic_features: 4, settings.topic_training: 1})
 
@@ -101,10 +102,11 @@ async def test_predict_answers_as_the_stream_and_a_learnable_event_is_learned(
     assert document is not None and {"/predict", "/explain"} <= set(document["paths"])
 
     # POST /learn: the labels topic's path, answered with each outcome.
-    assert call(worker, "/predict?learnable=true", [event(10), event(11)], TOKEN)[0] == 200
+    assert call(worker, "/predict?learnable=true", [event(10), event(11)], CLIENT)[0] == 200
     labels = [{"event_id": "h10", "label": True}, {"event_id": "h11", "label": False}]
     assert call(worker, "/learn", labels)[0] == 401
-    status, learned_ = call(worker, "/learn", labels, TOKEN)
+    assert call(worker, "/model/freeze", {}, CLIENT)[0] == 401  # a client's token: learning only
+    status, learned_ = call(worker, "/learn", labels, CLIENT)
     assert status == 200 and learned_["outcomes"] == [
         {"event_id": "h10", "outcome": "joined"},
         {"event_id": "h11", "outcome": "joined"},
