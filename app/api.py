@@ -93,7 +93,7 @@ def predict(
     if isinstance(parsed, Answer):
         return parsed
     messages, single = parsed
-    batch = score_batch(messages, served, settings, now)
+    batch = score_batch(messages, served, settings, now, keep=learnable)
     if batch.dead_letters:
         errors = [
             _error(d.reason, d.error, None if single else d.source.offset)

@@ -91,7 +91,7 @@ def score_file(
 
     def flush() -> None:
         now = datetime.now(UTC)
-        scored = score_batch(batch, served, settings, now)
+        scored = score_batch(batch, served, settings, now, keep=False)
         for p in scored.predictions:
             output.write(p.model_dump_json() + "\n")
         for d in scored.dead_letters:

@@ -67,9 +67,17 @@ def decode_features(message: Message, settings: Settings) -> FeatureEvent:
 
 
 def score_batch(
-    messages: list[Message], served: ServedModel, settings: Settings, now: datetime
+    messages: list[Message],
+    served: ServedModel,
+    settings: Settings,
+    now: datetime,
+    *,
+    keep: bool = True,
 ) -> ScoredBatch:
-    """Every message gets exactly one prediction or one dead letter."""
+    """Every message gets exactly one prediction or one dead letter. With
+    ``keep`` (the stream), also the predict-time records for the labels to
+    come and the drift histograms; without (a file, an HTTP request that
+    will not learn), only the predictions."""
     out = ScoredBatch()
     model, version = served.model, served.version
     # 0: no explanation; None: every contribution.
@@ -112,17 +120,19 @@ def score_batch(
             )
         )
         out.scored.append(message)
-        out.pending.append(
-            (event.event_id, pending.encode(event.features, prediction, version, scored_at))
-        )
+        if keep:
+            out.pending.append(
+                (event.event_id, pending.encode(event.features, prediction, version, scored_at))
+            )
         occurred = event.occurred_at
         out.origins.append(message.timestamp if occurred is None else occurred.timestamp())
         if proba:
             out.confidences.append(max(p for _, p in proba))
-        if prediction.label is not None:
-            predicted[bucket(prediction.label)] += 1
-        rows.append(event.features)
-    out.counts = histogram(rows)
+        if keep:
+            if prediction.label is not None:
+                predicted[bucket(prediction.label)] += 1
+            rows.append(event.features)
+    out.counts = histogram(rows) if keep else {}
     if predicted:
         out.counts[PREDICTION] = predicted
     return out

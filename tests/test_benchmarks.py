@@ -13,3 +13,10 @@ def test_learning_benchmark_times_every_piece_of_a_full_learn() -> None:
     whole = rows.pop("Learner.learn: all below, in order, per label")
     assert whole > 0 and math.isfinite(whole)
     assert len(rows) == 8 and all(v > 0 and math.isfinite(v) for v in rows.values())
+
+
+def test_the_batch_benchmark_scores_every_line_both_ways() -> None:
+    from benchmarks.http import batch_rates
+
+    ours, theirs = batch_rates(2000, 1)
+    assert len(ours) == len(theirs) == 1 and ours[0] > 0 and theirs[0] > 0
