@@ -60,6 +60,9 @@ async def learn_from_labels(stream):  # type: ignore[no-untyped-def]
             await publish(topics.dead_letter, ((d.key, d) for d in learned.letters))
             telemetry.record_rejected(learned.letters)
             await persist(training.skip, parsed, receipt)
+            replies = [(e.reply, "failed") for _, e in parsed if e.reply is not None]
+            if replies:
+                await persist(runtime.store.put_replies, replies, REPLY_TTL_SECONDS)
         else:
             await report(training, learned)
 

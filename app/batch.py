@@ -5,8 +5,8 @@ predictions in the predictions contract. Never learns.
 
 INPUT is JSON Lines (one event of the features contract a line) or CSV
 (a header with ``event_id``, optionally ``occurred_at``, and a column per
-feature: numbers where they parse as numbers, strings otherwise, empty
-cells left out). A bad line is reported, and written with its reason to
+feature: ``true``/``false`` as booleans, finite numbers as numbers, strings
+otherwise, empty cells left out; a byte-order mark is allowed). A bad line is reported, and written with its reason to
 the ``--dead-letter`` file (the dead-letter contract) when one is given;
 the rest go on.
 """
@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import csv
 import json
+import math
 import sys
 import time
 from collections.abc import Iterator
@@ -44,19 +45,26 @@ class Summary:
     reasons: dict[str, int] = field(default_factory=dict)
 
 
-def _cell(value: str) -> float | str:
+def _cell(value: str) -> bool | float | str:
+    """A CSV cell as the contract's value: ``true``/``false`` as booleans,
+    finite decimal numbers as numbers, anything else as it is."""
+    if value in ("true", "false"):
+        return value == "true"
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         return value
+    return number if math.isfinite(number) and value.strip() == value else value
 
 
 def lines(path: Path) -> Iterator[bytes]:
     """The input's events, a line each, as the features contract's JSON
-    (a CSV row becomes one; a row that cannot is passed on as it is, to be
-    refused with a reason)."""
-    with path.open(newline="" if path.suffix == ".csv" else None, encoding="utf-8") as handle:
-        if path.suffix.lower() != ".csv":
+    (a CSV row becomes one; a row with more cells than the header names
+    becomes a record the contract refuses, with its reason)."""
+    is_csv = path.suffix.lower() == ".csv"
+    # utf-8-sig: a spreadsheet's export starts with a byte-order mark.
+    with path.open(newline="" if is_csv else None, encoding="utf-8-sig") as handle:
+        if not is_csv:
             for line in handle:
                 if line.strip():
                     yield line.rstrip("\n").encode()
@@ -64,8 +72,11 @@ def lines(path: Path) -> Iterator[bytes]:
         for row in csv.DictReader(handle):
             event: dict[str, Any] = {}
             features: dict[str, Any] = {}
+            if None in row:  # more cells than the header names: refused, not guessed
+                yield json.dumps({"row": row[None]}).encode()
+                continue
             for name, value in row.items():
-                if name is None or value is None or value == "":
+                if value is None or value == "":
                     continue
                 if name in ("event_id", "occurred_at"):
                     event[name] = value

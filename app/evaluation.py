@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -30,13 +31,16 @@ from river import evaluate, metrics
 
 from app import catalog
 from app.errors import BadSnapshot, EddyError
-from app.model import Features, OnlineModel
+from app.model import Features, OnlineModel, present
 from app.settings import ModelName, Settings
 from app.store import Store
 from app.training import served_model
 from schemas import FeatureEvent, Label, LabelEvent
 
 Pair = tuple[Features, Label]
+
+READ_TIMEOUT_SECONDS = 300.0
+"""Longest a topic may take to be read to its end before the replay gives up."""
 
 
 @dataclass(slots=True)
@@ -75,7 +79,7 @@ def pairs(features: Iterable[bytes], labels: Iterable[bytes]) -> tuple[list[Pair
             continue
         seen.add(event.event_id)
         if event.event_id in known:
-            out.append((dict(event.features), known[event.event_id]))
+            out.append((present(event.features), known[event.event_id]))
         else:
             unlabelled += 1
     orphans = len(set(known) - seen)
@@ -120,26 +124,30 @@ async def read_topic(
     await consumer.start()
     try:
         consumer.assign(parts)
-        starts = await consumer.offsets_for_times({p: int(since.timestamp() * 1000) for p in parts})
+        first, last = int(since.timestamp() * 1000), int(until.timestamp() * 1000)
+        starts = await consumer.offsets_for_times({p: first for p in parts})
         ends = await consumer.end_offsets(parts)
         rows: list[tuple[int, int, int, bytes]] = []
+        left = set()
         for part in parts:
             found = starts.get(part)
-            if found is None:
-                continue
-            consumer.seek(part, found.offset)
-        last = int(until.timestamp() * 1000)
-        left = {p for p in parts if starts.get(p) is not None and starts[p].offset < ends[p]}
+            if found is not None and found.offset < ends[part]:
+                consumer.seek(part, found.offset)
+                left.add(part)
+        # To the end offsets as they were at the start, whatever the
+        # timestamps on the way (producers' clocks need not be in order).
+        deadline = time.monotonic() + READ_TIMEOUT_SECONDS
         while left:
+            if time.monotonic() > deadline:
+                raise EddyError(f"{topic}: not read to its end in {READ_TIMEOUT_SECONDS:.0f} s")
             batches = await consumer.getmany(*left, timeout_ms=1000)
             for part, records in batches.items():
                 for r in records:
-                    if r.timestamp <= last and r.value is not None:
+                    if first <= r.timestamp <= last and r.value is not None:
                         rows.append((r.timestamp, part.partition, r.offset, r.value))
-                    if r.offset >= ends[part] - 1 or r.timestamp > last:
-                        left.discard(part)
-            if not batches:
-                break
+            for part in list(left):
+                if await consumer.position(part) >= ends[part]:
+                    left.discard(part)
         rows.sort()
         return [value for *_, value in rows]
     finally:

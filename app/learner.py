@@ -117,14 +117,17 @@ class Waiting:
     event: TrainingEvent
     since: float
 
-    def dump(self) -> tuple[int, str, Label, float, float]:
+    def dump(self) -> tuple[int, str, Label, float, float, str | None]:
         event = self.event
-        return (self.offset, event.event_id, event.label, event.label_at, self.since)
+        return (self.offset, event.event_id, event.label, event.label_at, self.since, event.reply)
 
     @classmethod
-    def load(cls, row: tuple[int, str, Label, float, float]) -> Waiting:
-        offset, event_id, label, label_at, since = row
-        return cls(offset, TrainingEvent(event_id=event_id, label=label, label_at=label_at), since)
+    def load(cls, row: tuple[Any, ...]) -> Waiting:
+        # Five fields when written before ``POST /learn`` replies.
+        offset, event_id, label, label_at, since, *rest = row
+        reply = rest[0] if rest else None
+        event = TrainingEvent(event_id=event_id, label=label, label_at=label_at, reply=reply)
+        return cls(offset, event, since)
 
 
 @dataclass(slots=True)
@@ -450,18 +453,23 @@ class Learner:
             if event.reply is not None:
                 result.replies.append((event.reply, outcome.value))
         if wait_max is not None and len(waiting) > wait_max:
-            outcomes[Outcome.OVERFLOW] += self._give_up_oldest(len(waiting) - wait_max)
+            for given_up in self._give_up_oldest(len(waiting) - wait_max):
+                outcomes[Outcome.OVERFLOW] += 1
+                if given_up.event.reply is not None:
+                    result.replies.append((given_up.event.reply, Outcome.OVERFLOW.value))
         changed = bool(outcomes) or len(waiting) != before
         state.outcomes.update(outcomes)
         self.dirty = self.dirty or changed
         return result
 
-    def _give_up_oldest(self, n: int) -> int:
-        """Drop the ``n`` labels that have waited longest; keep the others' order."""
+    def _give_up_oldest(self, n: int) -> list[Waiting]:
+        """Drop the ``n`` labels that have waited longest (returned); keep
+        the others' order."""
         waiting = self.state.waiting
         oldest = set(heapq.nsmallest(n, range(len(waiting)), key=lambda i: waiting[i].since))
+        dropped = [w for i, w in enumerate(waiting) if i in oldest]
         waiting[:] = [w for i, w in enumerate(waiting) if i not in oldest]
-        return n
+        return dropped
 
     def _learn_one(
         self, event: TrainingEvent, raw: bytes | None, max_delay: float, result: Learned

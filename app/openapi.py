@@ -106,11 +106,12 @@ def document() -> dict[str, Any]:
                         "in": "query",
                         "schema": {"type": "boolean", "default": False},
                         "description": "Keep the predict-time features for the events' labels "
-                        "(with the admin token when EDDY_ADMIN_TOKEN is set)",
+                        "(with the admin or client token when either is set)",
                     }
                 ],
                 "requestBody": body,
-                "responses": {**scored, "401": _json(ANY_OBJECT, "Learnable without the token")},
+                "security": [{"bearer": []}, {}],
+                "responses": {**scored, "401": _json(ANY_OBJECT, "Learnable without a token")},
             }
         },
         "/explain": {
@@ -160,7 +161,7 @@ def document() -> dict[str, Any]:
                     "200": _json(outcomes, "Every label's outcome, in order"),
                     "202": _json(outcomes, "Some still pending when the wait ended"),
                     "400": _errors("An invalid label (the dead-letter reasons): nothing sent"),
-                    "401": _json(ANY_OBJECT, "EDDY_ADMIN_TOKEN is set and not given"),
+                    "401": _json(ANY_OBJECT, "A token is set (admin or client) and none given"),
                     "413": _errors("Too large, or more than EDDY_BATCH_MAX_EVENTS labels"),
                 },
             }

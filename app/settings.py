@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Literal, Self, cast, get_args
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ModelName = Literal[
@@ -285,6 +285,12 @@ class Settings(BaseSettings):
 
     data_dir: str = ".eddy"
     """Directory for the Faust worker's local files."""
+
+    @field_validator("admin_token", "client_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """``EDDY_ADMIN_TOKEN=`` unsets it (an empty bearer token cannot be sent)."""
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _delays_fit(self) -> Self:

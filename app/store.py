@@ -450,7 +450,7 @@ class Store:
         for reply, outcome in replies:
             request, index = reply.rsplit(":", 1)
             key = self._key("reply", request)
-            pipe.hset(key, index, outcome)
+            pipe.hsetnx(key, index, outcome)  # the first outcome: a redelivery's is not it
             pipe.expire(key, ttl)
         await self._call("reply", pipe.execute)
 

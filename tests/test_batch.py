@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from app.batch import lines
 from app.settings import Settings
 from app.store import Store
 from app.training import Training, bootstrap
@@ -73,6 +74,19 @@ async def test_a_file_is_scored_by_the_served_version_and_bad_lines_set_aside(
     assert done.returncode == 0, done.stderr
     rows_out = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(p["event_id"], p["model_version"]) for p in rows_out] == [("c1", 1), ("c2", 1)]
+
+
+def test_csv_rows_become_the_contracts_events(tmp_path: Path) -> None:
+    table = tmp_path / "export.CSV"  # a spreadsheet's: a byte-order mark, upper-case suffix
+    text = "event_id,x,flag,name,odd\nr1,1.5,true,007,nan\nr2,,false, 7 ,x\nr3,1,true,a,b,extra\n"
+    table.write_bytes(text.encode("utf-8-sig"))
+    rows = [json.loads(line) for line in lines(table)]
+    assert rows[0] == {
+        "event_id": "r1",
+        "features": {"x": 1.5, "flag": True, "name": 7.0, "odd": "nan"},
+    }
+    assert rows[1] == {"event_id": "r2", "features": {"flag": False, "name": " 7 ", "odd": "x"}}
+    assert "event_id" not in rows[2]  # more cells than names: refused, not guessed
 
 
 async def test_no_model_in_redis_is_a_clear_error(

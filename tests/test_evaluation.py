@@ -110,3 +110,10 @@ async def test_a_replay_from_the_topics_over_a_time_range_equals_it_too(
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout[done.stdout.index("{") :])
     assert report["pairs"] == 1250 and report["metrics"] == river(100)
+
+
+def test_a_missing_value_is_an_absent_key_as_the_live_model_has_it() -> None:
+    found, _ = pairs(
+        [b'{"event_id": "a", "features": {"x": null, "y": 2}}'], [b'{"event_id": "a", "label": 1}']
+    )
+    assert found == [({"y": 2}, 1)]

@@ -11,7 +11,7 @@ import pytest
 
 from app import catalog, pending
 from app.errors import BadSnapshot
-from app.learner import Learner, LearnerState, Outcome
+from app.learner import Learner, LearnerState, Outcome, Waiting
 from app.model import Features, OnlineModel, Prediction
 from app.settings import Settings
 from app.store import DUPLICATE
@@ -291,3 +291,18 @@ def test_a_command_not_written_is_undone_whole() -> None:
     assert all(compared.values())
     assert state.since == since and state.since_quality is since_quality
     lrn.promote("logistic-regression@drift")  # the retried command still finds it
+
+
+def test_a_learn_requests_reply_survives_a_snapshot_and_an_overflow() -> None:
+    lrn = learner()
+    asked = TrainingEvent(event_id="w1", label=True, label_at=100.0, reply="r1:0")
+    out = lrn.learn([(0, asked)], [None], max_delay=60, wait=5, now=100)
+    assert out.replies == [] and len(lrn.state.waiting) == 1  # waits for its features
+    again = Learner(LearnerState.loads(*lrn.state.dumps()), 1)
+    assert again.state.waiting[0].event.reply == "r1:0"
+    # A snapshot written before replies (five fields) still loads.
+    old = again.state.waiting[0].dump()[:5]
+    assert Waiting.load(old).event.reply is None
+    other = TrainingEvent(event_id="w2", label=True, label_at=100.0)
+    out = again.learn([(1, other)], [None], max_delay=60, wait=5, now=101, wait_max=1)
+    assert out.outcomes == {Outcome.OVERFLOW: 1} and out.replies == [("r1:0", "overflow")]

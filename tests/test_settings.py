@@ -43,3 +43,8 @@ def test_learners_have_a_consumer_group_of_their_own() -> None:
         False,
         True,
     )
+
+
+def test_an_empty_token_is_no_token() -> None:
+    assert Settings(admin_token="", client_token="").admin_token is None
+    assert Settings(client_token="").client_token is None
