@@ -6,9 +6,9 @@ predictions in the predictions contract. Never learns.
 INPUT is JSON Lines (one event of the features contract a line) or CSV
 (a header with ``event_id``, optionally ``occurred_at``, and a column per
 feature: ``true``/``false`` as booleans, finite numbers as numbers, strings
-otherwise, empty cells left out; a byte-order mark is allowed). A bad line is reported, and written with its reason to
-the ``--dead-letter`` file (the dead-letter contract) when one is given;
-the rest go on.
+otherwise, empty cells left out; a byte-order mark is allowed). A bad line
+is reported, and written with its reason to the ``--dead-letter`` file (the
+dead-letter contract) when one is given; the rest go on.
 """
 
 from __future__ import annotations

@@ -34,8 +34,9 @@ from app.batch import score_file
 from app.model import OnlineModel
 from app.serving import ServedModel
 from app.settings import Settings
+from benchmarks.__main__ import forget, worker_settings
 from benchmarks.data import events
-from tests.harness import Worker, free_port, wait_assigned
+from tests.harness import Worker, delete_topics, free_port, wait_assigned
 
 
 def bare_app() -> web.Application:
@@ -130,18 +131,14 @@ def start_bare(port: int) -> subprocess.Popen[bytes]:
 async def http_rounds(rate: float, seconds: float, rounds: int) -> dict[str, list[list[float]]]:
     run = f"bench-http-{uuid.uuid4().hex[:6]}"
     bodies = [value for _, value, _ in events(int(rate * seconds), run)]
-    settings = Settings(
-        app_id=run,
-        redis_prefix=run,
-        topic_features=f"{run}-features",
-        topic_labels=f"{run}-labels",
-        topic_predictions=f"{run}-predictions",
-        topic_dead_letter=f"{run}-dead-letter",
-        topic_drift=f"{run}-drift",
-        topic_model_events=f"{run}-model-events",
-        data_dir=f"{tempfile.gettempdir()}/{run}",
-        web_port=free_port(),
-    )
+    defaults = Settings()
+    base = {
+        "kafka_bootstrap": defaults.kafka_bootstrap,
+        "redis_url": defaults.redis_url,
+        "topic_features": f"{run}-features",
+        "topic_labels": f"{run}-labels",
+    }
+    settings = worker_settings(base, run, web_port=free_port())
     logs = Path(tempfile.mkdtemp(prefix=run))
     worker = Worker(settings, logs).start()
     bare_port = free_port()
@@ -160,6 +157,8 @@ async def http_rounds(rate: float, seconds: float, rounds: int) -> dict[str, lis
         worker.stop()
         bare.terminate()
         bare.wait(10)
+        await forget(settings.redis_url, run)
+        await delete_topics(settings.kafka_bootstrap, [f"{run}-"])
     return out
 
 

@@ -46,6 +46,19 @@ def env_of(settings: Settings) -> dict[str, str]:
     return env
 
 
+def run_eddy(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """``eddy ARGS`` as a user runs it, with the settings as its environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "agents", *args],
+        cwd=ROOT,
+        env=env_of(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 class Worker:
     """One ``eddy worker`` process; its log is kept for failure reports."""
 

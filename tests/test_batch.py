@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,21 +15,14 @@ from app.settings import Settings
 from app.store import Store
 from app.training import Training, bootstrap
 from schemas import TrainingEvent
-from tests.harness import ROOT, env_of
+from tests.harness import run_eddy
 from tests.test_training import learn, score, untrained
 
 pytestmark = pytest.mark.integration
 
 
 def eddy_score(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agents", "score", *args],
-        cwd=ROOT,
-        env=env_of(settings),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_eddy(settings, "score", *args)
 
 
 async def test_a_file_is_scored_by_the_served_version_and_bad_lines_set_aside(

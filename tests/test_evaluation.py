@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import random
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -22,7 +21,7 @@ from app import catalog
 from app.evaluation import pairs
 from app.settings import Settings
 from benchmarks.__main__ import create_topics
-from tests.harness import ROOT, env_of
+from tests.harness import run_eddy
 
 
 def river(delay: int) -> dict[str, float]:
@@ -42,14 +41,7 @@ def phishing() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
 
 def eddy_replay(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agents", "replay", *args],
-        cwd=ROOT,
-        env=env_of(settings),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_eddy(settings, "replay", *args)
 
 
 def test_pairs_follow_the_events_order_and_count_what_is_left_out() -> None:

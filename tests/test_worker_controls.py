@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -21,14 +19,13 @@ from app.settings import Settings
 from app.store import Store
 from demo.stream import qa_events
 from tests.harness import (
-    ROOT,
     Reader,
     Worker,
     as_records,
-    env_of,
     eventually,
     free_port,
     produce,
+    run_eddy,
     wait_assigned,
 )
 from tests.test_selection import linear_stream
@@ -40,15 +37,8 @@ TOKEN = "not-a-real-secret"
 
 def run_eddy_model(settings: Settings, *args: str) -> tuple[int, list[dict[str, Any]]]:
     """``eddy model ARGS`` as an operator runs it: exit code, JSON lines."""
-    done = subprocess.run(
-        [sys.executable, "-m", "agents", "model", *args],
-        cwd=ROOT,
-        env=env_of(settings),
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    return done.returncode, [json.loads(line) for line in done.stdout.decode().splitlines()]
+    done = run_eddy(settings, "model", *args)
+    return done.returncode, [json.loads(line) for line in done.stdout.splitlines()]
 
 
 def eddy_model(settings: Settings, *args: str) -> tuple[int, dict[str, Any]]:
