@@ -12,6 +12,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
+from aiohttp.web import HTTPRequestEntityTooLarge
 from faust.web import View
 
 from agents.model import watch
@@ -25,6 +26,8 @@ from app.runtime.readiness import Facts, reasons
 from app.streams import app, persist, runtime, settings, topics
 from schemas import ModelAction
 
+MAX_BODY = 1024**2
+"""aiohttp's limit on a request body (its default, which Faust keeps)."""
 LEARN_WAIT_SECONDS = 5.0
 LEARN_POLL_SECONDS = 0.02
 
@@ -134,6 +137,23 @@ def learning_refused(request: Any) -> bool:
     return guarded and not authorized(request, client=True)
 
 
+TOO_LARGE = {
+    "errors": [
+        {"reason": "oversize_payload", "error": f"a request body is at most {MAX_BODY:,} bytes"}
+    ]
+}
+
+
+async def body(request: Any) -> bytes | None:
+    """The request's body, or None past the web server's limit (aiohttp's,
+    which would otherwise answer in plain text)."""
+    try:
+        raw: bytes = await request.read()
+    except HTTPRequestEntityTooLarge:
+        return None
+    return raw
+
+
 @app.page("/predict")
 class Predict(View):  # type: ignore[misc]  # Faust's View is untyped
     """``POST /predict``: one feature event, or a JSON array of them, scored
@@ -145,7 +165,9 @@ class Predict(View):  # type: ignore[misc]  # Faust's View is untyped
         learnable = request.query.get("learnable", "false").lower() in ("1", "true", "yes")
         if learnable and learning_refused(request):
             return self.json({"error": "a valid admin or client token is required"}, status=401)
-        raw = await request.read()
+        raw = await body(request)
+        if raw is None:
+            return self.json(TOO_LARGE, status=413)
         served = await runtime.served()
         answer = api.predict(raw, served, settings, datetime.now(UTC), learnable=learnable)
         if answer.pending:
@@ -170,7 +192,9 @@ class Learn(View):  # type: ignore[misc]  # Faust's View is untyped
         except ValueError:
             error = {"reason": "schema_violation", "error": "wait: seconds from 0 to 60"}
             return self.json({"errors": [error]}, status=400)
-        raw = await request.read()
+        raw = await body(request)
+        if raw is None:
+            return self.json(TOO_LARGE, status=413)
         served = await runtime.served()
         ask = uuid.uuid4().hex
         refused, training = api.learn(raw, served.model, settings, datetime.now(UTC), ask)
@@ -200,7 +224,9 @@ class Explain(View):  # type: ignore[misc]  # Faust's View is untyped
                 {"errors": [{"reason": "schema_violation", "error": "top: a count of 1 or more"}]},
                 status=400,
             )
-        raw = await request.read()
+        raw = await body(request)
+        if raw is None:
+            return self.json(TOO_LARGE, status=413)
         served = await runtime.served()
         answer = api.explain(raw, served, settings, datetime.now(UTC), top)
         return self.json(answer.body, status=answer.status)

@@ -73,6 +73,8 @@ async def test_predict_answers_as_the_stream_and_a_learnable_event_is_learned(
     ]
     assert call(worker, "/predict", b"{not json")[1]["errors"][0]["reason"] == "invalid_json"
     assert call(worker, "/predict", [])[0] == 400
+    status, big = call(worker, "/predict", b" " * (1024**2 + 1))  # past aiohttp's limit
+    assert status == 413 and big["errors"][0]["reason"] == "oversize_payload"
     assert await store.join([("h7", 1)], 60) == [None]  # the valid half was not kept
 
     # Learnable: only with the token (one is set); then its label is learned.
