@@ -24,7 +24,7 @@ from app.runtime.internals import assignment, joined, lag
 from app.runtime.publish import publish
 from app.runtime.readiness import Facts, reasons
 from app.streams import app, persist, runtime, settings, topics
-from schemas import ModelAction
+from schemas import DeadLetterReason, ModelAction
 
 MAX_BODY = 1024**2
 """aiohttp's limit on a request body (its default, which Faust keeps)."""
@@ -137,11 +137,9 @@ def learning_refused(request: Any) -> bool:
     return guarded and not authorized(request, client=True)
 
 
-TOO_LARGE = {
-    "errors": [
-        {"reason": "oversize_payload", "error": f"a request body is at most {MAX_BODY:,} bytes"}
-    ]
-}
+TOO_LARGE = api.refusal(
+    413, DeadLetterReason.OVERSIZE_PAYLOAD, f"a request body is at most {MAX_BODY:,} bytes"
+)
 
 
 async def body(request: Any) -> bytes | None:
@@ -167,7 +165,7 @@ class Predict(View):  # type: ignore[misc]  # Faust's View is untyped
             return self.json({"error": "a valid admin or client token is required"}, status=401)
         raw = await body(request)
         if raw is None:
-            return self.json(TOO_LARGE, status=413)
+            return self.json(TOO_LARGE.body, status=TOO_LARGE.status)
         served = await runtime.served()
         answer = api.predict(raw, served, settings, datetime.now(UTC), learnable=learnable)
         if answer.pending:
@@ -190,11 +188,11 @@ class Learn(View):  # type: ignore[misc]  # Faust's View is untyped
             if not 0 <= wait <= 60:
                 raise ValueError(wait)
         except ValueError:
-            error = {"reason": "schema_violation", "error": "wait: seconds from 0 to 60"}
-            return self.json({"errors": [error]}, status=400)
+            bad = api.refusal(400, DeadLetterReason.SCHEMA_VIOLATION, "wait: seconds from 0 to 60")
+            return self.json(bad.body, status=bad.status)
         raw = await body(request)
         if raw is None:
-            return self.json(TOO_LARGE, status=413)
+            return self.json(TOO_LARGE.body, status=TOO_LARGE.status)
         served = await runtime.served()
         ask = uuid.uuid4().hex
         refused, training = api.learn(raw, served.model, settings, datetime.now(UTC), ask)
@@ -220,13 +218,11 @@ class Explain(View):  # type: ignore[misc]  # Faust's View is untyped
             if top is not None and top < 1:
                 raise ValueError(top)
         except ValueError:
-            return self.json(
-                {"errors": [{"reason": "schema_violation", "error": "top: a count of 1 or more"}]},
-                status=400,
-            )
+            bad = api.refusal(400, DeadLetterReason.SCHEMA_VIOLATION, "top: a count of 1 or more")
+            return self.json(bad.body, status=bad.status)
         raw = await body(request)
         if raw is None:
-            return self.json(TOO_LARGE, status=413)
+            return self.json(TOO_LARGE.body, status=TOO_LARGE.status)
         served = await runtime.served()
         answer = api.explain(raw, served, settings, datetime.now(UTC), top)
         return self.json(answer.body, status=answer.status)

@@ -58,23 +58,26 @@ def _error(reason: DeadLetterReason, error: str, index: int | None = None) -> di
     return found
 
 
+def refusal(status: int, reason: DeadLetterReason, error: str) -> Answer:
+    """A request refused whole, in the shape of every refusal here."""
+    return Answer(status, {"errors": [_error(reason, error)]})
+
+
 def _items(raw: bytes, settings: Settings, now: datetime) -> tuple[list[Message], bool] | Answer:
     """The request's items as messages (as if read from a topic, offsets
     their places), and whether it was a single one; or the answer refusing it."""
-    if len(raw) > settings.max_payload_bytes * settings.batch_max_events:
-        too_large = _error(DeadLetterReason.OVERSIZE_PAYLOAD, "request too large")
-        return Answer(413, {"errors": [too_large]})
+    # The body's size is the web server's to bound (1 MiB).
     try:
         body = json.loads(raw)
     except ValueError as exc:
-        return Answer(400, {"errors": [_error(DeadLetterReason.INVALID_JSON, str(exc))]})
+        return refusal(400, DeadLetterReason.INVALID_JSON, str(exc))
     single = not isinstance(body, list)
     items = [body] if single else body
     if not items:
-        return Answer(400, {"errors": [_error(DeadLetterReason.SCHEMA_VIOLATION, "empty array")]})
+        return refusal(400, DeadLetterReason.SCHEMA_VIOLATION, "empty array")
     if len(items) > settings.batch_max_events:
         error = f"{len(items)} items exceed the limit of {settings.batch_max_events}"
-        return Answer(413, {"errors": [_error(DeadLetterReason.OVERSIZE_PAYLOAD, error)]})
+        return refusal(413, DeadLetterReason.OVERSIZE_PAYLOAD, error)
     stamp = now.timestamp()
     messages = [
         Message(None, json.dumps(item).encode(), SOURCE, 0, i, stamp)
@@ -100,7 +103,7 @@ def predict(
             for d in batch.dead_letters
         ]
         return Answer(400, {"errors": errors})
-    predictions = [json.loads(p.model_dump_json()) for p in batch.predictions]
+    predictions = [p.model_dump(mode="json") for p in batch.predictions]
     body_out: Any = predictions[0] if single else {"predictions": predictions}
     return Answer(200, body_out, batch.pending if learnable else [], batch)
 
@@ -120,7 +123,7 @@ def explain(
     assert answer.scored is not None
     if any(p.explanation is None for p in answer.scored.predictions):
         error = f"{served.model.name} gives no explanations (linear models and trees do)"
-        return Answer(422, {"errors": [_error(DeadLetterReason.MODEL_ERROR, error)]})
+        return refusal(422, DeadLetterReason.MODEL_ERROR, error)
     return answer
 
 
