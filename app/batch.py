@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import json
 import math
@@ -28,13 +29,14 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
-from app.errors import BadSnapshot, EddyError
+from app.errors import BadSnapshot, EddyError, ModelError
 from app.intake import Message
 from app.scoring import score_batch
 from app.serving import ServedModel
 from app.settings import Settings
 from app.store import Store
 from app.training import served_model
+from schemas import FeatureEvent, Label, LabelEvent
 
 
 @dataclass(slots=True)
@@ -43,6 +45,54 @@ class Summary:
     predicted: int = 0
     bad: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    learned: int = 0
+    """Labels learned (with ``labels``)."""
+    unlearned: int = 0
+    """Labels the model refused (a type it cannot learn, or an error)."""
+
+
+def read_labels(path: Path) -> tuple[dict[str, Label], int]:
+    """The labels file's labels by event id (the first of each id), and how
+    many of its lines the labels contract refused."""
+    known: dict[str, Label] = {}
+    bad = 0
+    with path.open(encoding="utf-8-sig") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            try:
+                label = LabelEvent.model_validate_json(line)
+            except ValueError:
+                bad += 1
+                continue
+            known.setdefault(label.event_id, label.label)
+    return known, bad
+
+
+def _learn(
+    batch: list[Message],
+    ids: list[str],
+    served: ServedModel,
+    labels: dict[str, Label],
+    summary: Summary,
+) -> None:
+    """Learn the labels of a scored batch's events, each once, with the
+    features that were scored."""
+    model = served.model
+    for message, event_id in zip(batch, ids, strict=True):
+        label = labels.pop(event_id, None)
+        if label is None:
+            continue
+        if not model.accepts(label):
+            summary.unlearned += 1
+            continue
+        try:
+            model.learn(FeatureEvent.model_validate_json(message.value or b"").features, label)
+        except ModelError:
+            summary.unlearned += 1
+            continue
+        summary.learned += 1
+        served.learned += 1
 
 
 def _cell(value: str) -> bool | float | str:
@@ -92,10 +142,13 @@ def score_file(
     settings: Settings,
     dead_letters: IO[str] | None = None,
     progress: bool | None = None,
+    labels: dict[str, Label] | None = None,
 ) -> Summary:
     """Score every line of ``path`` into ``output`` (predictions, JSON
     Lines), a batch of ``EDDY_BATCH_MAX_EVENTS`` at a time; bad lines to
-    ``dead_letters``. A progress bar on a terminal (``progress`` None)."""
+    ``dead_letters``. A progress bar on a terminal (``progress`` None).
+    With ``labels`` (event id to label, consumed), each batch's labelled
+    events are learned after the batch is scored."""
     summary = Summary()
     source = path.name
     batch: list[Message] = []
@@ -110,6 +163,9 @@ def score_file(
             if dead_letters is not None:
                 dead_letters.write(d.model_dump_json() + "\n")
         summary.predicted += len(scored.predictions)
+        if labels:
+            ids = [p.event_id for p in scored.predictions]
+            _learn(scored.scored, ids, served, labels, summary)
         summary.bad += len(scored.dead_letters)
         bar.update(len(batch))
         batch.clear()
@@ -154,23 +210,35 @@ def run(argv: list[str]) -> int:
     parser.add_argument("--output", "-o", type=Path, required=True, help="predictions, JSON Lines")
     parser.add_argument("--dead-letter", type=Path, help="bad lines with their reasons")
     parser.add_argument("--version", type=int, help="a kept version (default: the newest)")
+    parser.add_argument(
+        "--labels",
+        type=Path,
+        help="labels, JSON Lines: learn each labelled event after scoring it "
+        "(a local copy: the model in Redis is not changed)",
+    )
     args = parser.parse_args(argv)
     settings = Settings()
-    if not args.input.is_file():
-        print(f"eddy score: no file {args.input}", file=sys.stderr)
-        return 2
+    for given in (args.input, args.labels):
+        if given is not None and not given.is_file():
+            print(f"eddy score: no file {given}", file=sys.stderr)
+            return 2
+    labels: dict[str, Label] | None = None
+    bad_labels = offered = 0
+    if args.labels is not None:
+        labels, bad_labels = read_labels(args.labels)
+        offered = len(labels)
     try:
         model = asyncio.run(served(settings, args.version))
     except EddyError as exc:
         print(f"eddy score: {exc}", file=sys.stderr)
         return 1
     began = time.perf_counter()
-    with args.output.open("w", encoding="utf-8") as output:
-        if args.dead_letter is None:
-            summary = score_file(args.input, output, model, settings)
-        else:
-            with args.dead_letter.open("w", encoding="utf-8") as letters:
-                summary = score_file(args.input, output, model, settings, letters)
+    with contextlib.ExitStack() as files:
+        output = files.enter_context(args.output.open("w", encoding="utf-8"))
+        letters = None
+        if args.dead_letter is not None:
+            letters = files.enter_context(args.dead_letter.open("w", encoding="utf-8"))
+        summary = score_file(args.input, output, model, settings, letters, labels=labels)
     seconds = time.perf_counter() - began
     reasons = ", ".join(f"{n} {r}" for r, n in sorted(summary.reasons.items()))
     print(
@@ -181,4 +249,11 @@ def run(argv: list[str]) -> int:
         + (f", written to {args.dead_letter}" if args.dead_letter and summary.bad else ""),
         file=sys.stderr,
     )
+    if labels is not None:
+        print(
+            f"eddy score: learned {summary.learned} of {offered} labels (the model in Redis is "
+            f"unchanged); {len(labels)} with no event scored, {summary.unlearned} refused by the "
+            f"model, {bad_labels} bad lines",
+            file=sys.stderr,
+        )
     return 0

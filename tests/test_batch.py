@@ -68,6 +68,53 @@ async def test_a_file_is_scored_by_the_served_version_and_bad_lines_set_aside(
     assert [(p["event_id"], p["model_version"]) for p in rows_out] == [("c1", 1), ("c2", 1)]
 
 
+async def test_labels_are_learned_only_when_asked_and_never_written_back(
+    make_settings: Callable[..., Settings], store: Store, tmp_path: Path
+) -> None:
+    settings = make_settings(snapshot_interval_seconds=0.001, batch_max_events=10)
+    served = await bootstrap(store, untrained())
+    training = Training(store, settings, served)
+    for i in range(3):  # x=1 is True, version 3 after 3 labels
+        await score(store, f"e{i}")
+        await learn(training, [(i, TrainingEvent(event_id=f"e{i}", label=True, label_at=1e9))])
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        "".join(json.dumps({"event_id": f"b{i}", "features": {"x": 1.0}}) + "\n" for i in range(60))
+    )
+    labels = tmp_path / "labels.jsonl"
+    rows = [json.dumps({"event_id": f"b{i}", "label": False}) for i in range(60)]
+    rows[1] = json.dumps({"event_id": "b1", "label": 0.5})  # a number: no class of a classifier
+    rows += [rows[0], json.dumps({"event_id": "nowhere", "label": True}), "not json"]
+    labels.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "out.jsonl"
+
+    def p_true() -> list[tuple[int, float]]:
+        rows = [json.loads(line) for line in out.read_text().splitlines()]
+        return [(r["model_learned"], r["probabilities"]["true"]) for r in rows]
+
+    plain = eddy_score(settings, str(events), "-o", str(out))
+    assert plain.returncode == 0, plain.stderr
+    before = p_true()
+    assert len(set(before)) == 1 and before[0][1] > 0.5  # never learns unless asked
+
+    done = eddy_score(settings, str(events), "-o", str(out), "--labels", str(labels))
+    assert done.returncode == 0, done.stderr
+    assert (
+        "learned 59 of 61 labels (the model in Redis is unchanged); 1 with no event scored, "
+        "1 refused by the model, 1 bad lines" in done.stderr
+    )
+    learning = p_true()
+    # Each batch of 10 is scored, then its labels learned: the first batch as
+    # without labels, each later one by a model that learned the ones before.
+    assert learning[:10] == before[:10]
+    assert [learned for learned, _ in learning[::10]] == [3, 12, 22, 32, 42, 52]
+    assert learning[-1][1] < learning[10][1] < before[0][1]
+
+    assert await store.head_version(settings.model) == 3  # nothing written back
+    again = eddy_score(settings, str(events), "-o", str(out))
+    assert again.returncode == 0 and p_true() == before
+
+
 def test_csv_rows_become_the_contracts_events(tmp_path: Path) -> None:
     table = tmp_path / "export.CSV"  # a spreadsheet's: a byte-order mark, upper-case suffix
     text = "event_id,x,flag,name,odd\nr1,1.5,true,007,nan\nr2,,false, 7 ,x\nr3,1,true,a,b,extra\n"
