@@ -13,8 +13,10 @@ COPY agents ./agents
 COPY schemas ./schemas
 COPY demo ./demo
 COPY monitoring ./monitoring
+# /run/eddy: the deployment's secrets (snapshot key, tokens), one file each.
 RUN pip install --no-cache-dir . \
-    && useradd --system --home-dir /var/lib/eddy --create-home eddy
+    && useradd --system --home-dir /var/lib/eddy --create-home eddy \
+    && install -d -o eddy -m 700 /run/eddy
 
 USER eddy
 EXPOSE 6066

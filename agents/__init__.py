@@ -1,15 +1,5 @@
 """Thin Faust agents and timers: decode, call ``app``, emit.
 
-Importing this package registers this process's agents on
-``app.streams.app``: all of them, or those of its role (``EDDY_ROLE``).
+``agents.roles`` registers a process's agents; importing this package
+alone loads nothing (``eddy score`` and ``eddy model`` need no Faust app).
 """
-
-from agents import drift, model, web
-from app.streams import settings
-
-if settings.scores:
-    from agents import labels, scoring  # noqa: F401
-if settings.learns:
-    from agents import learning  # noqa: F401
-
-__all__ = ["drift", "model", "web"]

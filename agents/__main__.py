@@ -10,6 +10,18 @@ import sys
 
 
 def main() -> None:
+    from pydantic import ValidationError
+
+    from app.errors import ConfigError
+
+    try:
+        _main()
+    except (ConfigError, ValidationError) as exc:  # refused at start: why, not a traceback
+        print(f"eddy: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _main() -> None:
     if sys.argv[1:2] == ["model"]:
         from app.admin import run
 
@@ -22,9 +34,16 @@ def main() -> None:
         from app import evaluation
 
         sys.exit(evaluation.run(sys.argv[2:]))
-    import agents  # noqa: F401  (registers the agents)
-    from app.streams import app
+    import agents.roles  # noqa: F401  (registers the agents)
+    from app.runtime.kafka_auth import check
+    from app.streams import app, settings
 
+    # Its own loop, closed after: Faust makes and keeps the worker's.
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(check(settings))
+    finally:
+        loop.close()
     app.main()
 
 

@@ -191,7 +191,7 @@ async def served(settings: Settings, version: int | None) -> ServedModel:
         if snapshot is None:
             which = "no version" if version is None else f"no version {version} kept"
             raise EddyError(
-                f"{which} of {name} in Redis ({settings.redis_url}, prefix "
+                f"{which} of {name} in Redis ({settings.redis_url_shown}, prefix "
                 f"{settings.redis_prefix!r}): is EDDY_MODEL / EDDY_REDIS_PREFIX the worker's?"
             )
         try:

@@ -55,7 +55,12 @@ class SnapshotConflict(EddyError):
 
 
 class BadSnapshot(EddyError):
-    pass
+    def __init__(self, message: str, reason: str = "unreadable") -> None:
+        super().__init__(message)
+        self.reason = reason
+        """Why, as the refusals metric counts it: ``unreadable`` (not a
+        snapshot of this kind), ``forbidden`` (holds what no snapshot may),
+        ``unsigned``, ``unknown_key`` or ``bad_signature``."""
 
 
 class CommandRefused(EddyError):

@@ -158,9 +158,11 @@ snapshot_conflicts = _counter(
 )
 snapshots_refused = _counter(
     "eddy_snapshots_refused",
-    "Snapshots that did not load (unreadable, or not a learner's state): refused, and the "
-    "version in hand kept.",
+    "Snapshots refused unread or unloaded, by reason: `unsigned`, `unknown_key`, "
+    "`bad_signature` (refused before any byte is unpickled), `forbidden` (holds a class no "
+    "snapshot may), `unreadable`. The version in hand is kept.",
     "model",
+    "reason",
 )
 learning_owned = _gauge(
     "eddy_learning_owned",

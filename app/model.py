@@ -28,6 +28,7 @@ from typing import Any, Literal, TypeVar, cast
 
 from river import base
 
+from app import pickles
 from app.errors import BadSnapshot, ModelError
 from schemas import FeatureValue, Label
 
@@ -37,10 +38,12 @@ T = TypeVar("T")
 
 def unpickle(blob: bytes, cls: type[T], what: str, expected: str) -> T:
     """The ``cls`` pickled in ``blob``, or ``BadSnapshot`` saying why not."""
-    # Snapshots come only from this deployment's own Redis: trust it as you
-    # trust the worker's code (signing them is the next line of defence).
+    # Only through the restricted unpickler: a snapshot's signature is
+    # checked before (``app.signing``), its classes here.
     try:
-        found = pickle.loads(blob)
+        found = pickles.loads(blob)
+    except BadSnapshot:
+        raise
     except Exception as exc:
         raise BadSnapshot(f"unreadable {what}: {exc!r}") from exc
     if not isinstance(found, cls):

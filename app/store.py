@@ -43,8 +43,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from app import metrics
-from app.errors import SnapshotConflict, StoreUnavailable
+from app.errors import BadSnapshot, SnapshotConflict, StoreUnavailable
 from app.settings import Settings
+from app.signing import Signer
 
 T = TypeVar("T")
 
@@ -178,6 +179,9 @@ class Snapshot:
     meta: dict[str, Any]
     model: bytes | None = None
     """The model alone (None in snapshots written before it was kept apart)."""
+    refusal: BadSnapshot | None = None
+    """Why its blobs were refused unread (signature), if they were: then
+    ``blob`` and ``model`` are empty."""
 
 
 DUPLICATE = b"D"
@@ -192,8 +196,11 @@ class Store:
         snapshot_history: int,
         keep_every: int = 600,
         models_kept: int = 100,
+        *,
+        signer: Signer,
     ) -> None:
         self._redis = client
+        self._signer = signer
         self._prefix = prefix
         self._history = snapshot_history
         self._keep_every = keep_every
@@ -212,6 +219,8 @@ class Store:
         snapshot_history: int,
         keep_every: int = 600,
         models_kept: int = 100,
+        *,
+        signer: Signer,
     ) -> Store:
         # redis-py's defaults wait far too long on a frozen server: bound every
         # call, retry briefly, then let the caller decide.
@@ -223,7 +232,7 @@ class Store:
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
             health_check_interval=30,
         )
-        return cls(client, prefix, snapshot_history, keep_every, models_kept)
+        return cls(client, prefix, snapshot_history, keep_every, models_kept, signer=signer)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:
@@ -234,6 +243,7 @@ class Store:
             settings.snapshot_history,
             settings.model_keep_every,
             settings.models_kept,
+            signer=Signer.from_settings(settings),
         )
 
     async def close(self) -> None:
@@ -362,8 +372,8 @@ class Store:
         args = [
             "" if base is None else base,
             version,
-            blob,
-            served,
+            self._signer.sign(f"{model}:state:{version}", blob),
+            self._signer.sign(f"{model}:model:{version}", served) if served else b"",
             json.dumps(meta),
             VERSION_LOG_LENGTH,
             self.channel(model),
@@ -402,6 +412,13 @@ class Store:
         if blob is None:
             return None
         meta = json.loads(metas[0]) if metas else {"version": version}
+        try:
+            if blob:
+                blob = self._signer.open(f"{model}:state:{version}", cast(bytes, blob))
+            if served:
+                served = self._signer.open(f"{model}:model:{version}", cast(bytes, served))
+        except BadSnapshot as exc:  # nothing of it is read
+            return Snapshot(version, b"", meta, None, refusal=exc)
         return Snapshot(version, cast(bytes, blob), meta, cast(bytes, served) or None)
 
     async def kept(self, model: str) -> list[int]:

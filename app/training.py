@@ -120,6 +120,8 @@ def served_model(snapshot: Snapshot, state: Literal[False]) -> OnlineModel: ...
 def served_model(snapshot: Snapshot, state: bool) -> LearnerState | OnlineModel:
     """The learner's state in ``snapshot``, or just its model; ``BadSnapshot``
     if it does not load."""
+    if snapshot.refusal is not None:
+        raise snapshot.refusal
     if state:
         return LearnerState.loads(snapshot.blob, snapshot.model)
     if snapshot.model is None:  # written before the model was kept apart
@@ -128,8 +130,8 @@ def served_model(snapshot: Snapshot, state: bool) -> LearnerState | OnlineModel:
 
 
 def refused(name: str, version: int, error: BadSnapshot) -> None:
-    metrics.snapshots_refused.labels(name).inc()
-    log.error("%s version %d refused: %s", name, version, error)
+    metrics.snapshots_refused.labels(name, error.reason).inc()
+    log.error("%s version %d refused (%s): %s", name, version, error.reason, error)
 
 
 async def bootstrap(store: Store, initial: LearnerState, history: int = 10) -> ServedModel:

@@ -28,6 +28,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from redis import asyncio as redis
 
 from app.settings import Role, Settings
+from app.signing import Signer
 from app.store import Store
 from benchmarks.bare import bare_loop
 from benchmarks.data import events
@@ -176,7 +177,9 @@ async def run_workers(
 
 async def learned_versions(settings: Settings, labels: int, within: float) -> list[dict[str, Any]]:
     """The model's version log, once a version has learned ``labels``."""
-    store = Store.connect(settings.redis_url, settings.redis_prefix, 5, 1)
+    store = Store.connect(
+        settings.redis_url, settings.redis_prefix, 5, 1, signer=Signer.from_settings(settings)
+    )
 
     async def all_learned() -> list[dict[str, Any]] | None:
         versions = await store.versions(settings.model)
@@ -319,7 +322,9 @@ async def freshness(base: dict[str, Any], name: str, delay: int, logs: Path) -> 
         workers.append(Worker(s, logs).start())
         return workers[-1]
 
-    store = Store.connect(settings.redis_url, settings.redis_prefix, 5, 1)
+    store = Store.connect(
+        settings.redis_url, settings.redis_prefix, 5, 1, signer=Signer.from_settings(settings)
+    )
     try:
         return await measure_freshness(settings, delay, 500, spawn, store)
     finally:

@@ -23,10 +23,11 @@ from aiokafka.admin import AIOKafkaAdminClient
 from redis import asyncio as aioredis
 
 from app.settings import Settings
+from app.signing import Signer
 from app.store import Store
 from demo.stream import qa_events, sea_drift
 from faults.runner import Context, Endpoints, Report
-from tests.harness import Worker, free_port, poll
+from tests.harness import SNAPSHOT_KEY, Worker, free_port, poll
 
 T = TypeVar("T")
 Record = tuple[str, str | None, bytes | None, int | None]
@@ -64,7 +65,9 @@ class Run:
         self.logs = context.logs / report.name
         self.logs.mkdir(parents=True, exist_ok=True)
         self.workers: list[Worker] = []
-        self.store = Store.connect(endpoints.redis, self.id, 5.0, 10)
+        self.store = Store.connect(
+            endpoints.redis, self.id, 5.0, 10, signer=Signer(SNAPSHOT_KEY.encode())
+        )
         self.data_dir = f"{tempfile.gettempdir()}/{self.id}"
 
     def settings(self, **overrides: Any) -> Settings:
@@ -82,6 +85,8 @@ class Run:
             "data_dir": self.data_dir,
             # A dead worker's partitions move after this: keep hand-overs short.
             "kafka_session_timeout_seconds": 6,
+            "snapshot_key": SNAPSHOT_KEY,
+            "snapshot_key_file": None,
         }
         values.update(overrides)
         return Settings(**values)

@@ -7,3 +7,13 @@ scripts/setup.sh
 scripts/stack.sh start
 export EDDY_KAFKA_BOOTSTRAP=${EDDY_KAFKA_BOOTSTRAP:-127.0.0.1:${STACK_KAFKA_PORT:-9092}}
 export EDDY_REDIS_URL=${EDDY_REDIS_URL:-redis://127.0.0.1:${STACK_REDIS_PORT:-6379}/0}
+# Snapshots are signed: unless a key is given, the local stack's own key,
+# made once and kept with the stack's data (readable by this user only).
+if [ -z "${EDDY_SNAPSHOT_KEY:-}${EDDY_SNAPSHOT_KEY_FILE:-}" ]; then
+  key_file=$(realpath -m "${STACK_DIR:-.stack}/snapshot.key")
+  if [ ! -s "$key_file" ]; then
+    mkdir -p "$(dirname "$key_file")"
+    (umask 077 && .venv/bin/python -c "import secrets; print(secrets.token_hex(32))" >"$key_file")
+  fi
+  export EDDY_SNAPSHOT_KEY_FILE=$key_file
+fi

@@ -23,9 +23,11 @@ from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
-from app.settings import Settings
+from app.settings import SECRET_FILES, Settings
 
 T = TypeVar("T")
+SNAPSHOT_KEY = "tests-snapshot-key-" + "0123456789abcdef" * 2
+"""The tests' own snapshot key (not a secret: nothing else trusts it)."""
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -38,11 +40,17 @@ def free_port() -> int:
 
 def env_of(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
-    for name, value in settings.model_dump().items():
+    values = settings.model_dump()
+    for name, file_name in SECRET_FILES.items():
+        if values[file_name] is not None:  # read from its file: the file is passed on
+            values[name] = None
+    for name, value in values.items():
         if isinstance(value, SecretStr):
             value = value.get_secret_value()
         if value is not None:
             env[f"EDDY_{name.upper()}"] = str(value)
+        else:  # the settings say unset: so is the process's environment
+            env.pop(f"EDDY_{name.upper()}", None)
     return env
 
 

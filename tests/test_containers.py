@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 import yaml
 
 from app import batch
-from app.settings import Settings
+from app.settings import SECRET_FILES, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,7 +42,12 @@ def test_every_worker_variable_is_a_setting_and_is_valid() -> None:
         env = services[name]["environment"]
         fields = {f"EDDY_{f.upper()}" for f in Settings.model_fields}
         assert set(env) <= fields, f"{name} sets unknown variables"
-        settings = Settings(**{k.removeprefix("EDDY_").lower(): v for k, v in env.items()})
+        values = {k.removeprefix("EDDY_").lower(): v for k, v in env.items()}
+        for secret, file in SECRET_FILES.items():  # from the file, not this test's environment
+            if file in values:
+                values.setdefault(secret, None)
+        with mock.patch.object(Path, "read_text", return_value="s" * 64):  # the secrets' files
+            settings = Settings(**values)
         dialled = []
         if "EDDY_KAFKA_BOOTSTRAP" in env:
             dialled.append(settings.kafka_bootstrap.split(":")[0])
@@ -110,3 +116,31 @@ def test_the_score_example_runs_eddy_score_with_arguments_it_takes(
     monkeypatch.setattr(batch, "Settings", mock.Mock(side_effect=RuntimeError("parsed")))
     with pytest.raises(RuntimeError, match="parsed"):
         batch.run(command[2:])
+
+
+def test_every_process_gets_the_secrets_the_secrets_service_makes(tmp_path: Path) -> None:
+    services = compose()["services"]
+    maker = services["secrets"]
+    [volume] = maker["volumes"]
+    assert volume.split(":")[0] in compose()["volumes"]
+    mount = volume.split(":")[1]
+    files: set[str] = set()
+    for name in ("worker", "demo", "score"):  # each loads snapshots: each needs the key
+        service = services[name]
+        assert f"{volume}:ro" in service["volumes"], name
+        assert service["depends_on"]["secrets"]["condition"] == "service_completed_successfully"
+        secrets = {k: v for k, v in service["environment"].items() if k.endswith("_FILE")}
+        assert "EDDY_SNAPSHOT_KEY_FILE" in secrets, name
+        files |= {v.removeprefix(mount + "/") for v in secrets.values()}
+    # The service's own command, run here on a directory of its own: it makes
+    # every file the processes read, readable by its user only, and keeps
+    # them on the next start.
+    script = maker["command"][-1].replace("$$", "$").replace(mount, str(tmp_path))
+    subprocess.run(["sh", "-c", script], check=True)
+    made = {p.name: p for p in tmp_path.iterdir()}
+    assert set(made) == files
+    first = {name: path.read_text() for name, path in made.items()}
+    assert all(len(text.strip()) == 64 for text in first.values())
+    assert all(path.stat().st_mode & 0o077 == 0 for path in made.values())
+    subprocess.run(["sh", "-c", script], check=True)
+    assert {name: path.read_text() for name, path in made.items()} == first

@@ -15,12 +15,15 @@ from app.control import Command
 from app.learner import Learned, LearnerState, Outcome
 from app.model import OnlineModel, Prediction
 from app.settings import Settings
+from app.signing import Signer
 from app.store import Store
 from app.training import NoReceipt, Training, bootstrap, refresh
 from schemas import ModelAction, TrainingEvent
 from tests.conftest import REDIS_URL
 
 pytestmark = pytest.mark.integration
+
+REFUSED_UNREADABLE = {"model": "logistic-regression", "reason": "unreadable"}
 
 
 def untrained() -> LearnerState:
@@ -61,7 +64,7 @@ def sample(name: str, labels: dict[str, str] | None = None) -> float:
 @pytest.fixture
 async def twin(store: Store) -> AsyncIterator[Store]:
     """A second connection to the same keys: another process's store."""
-    other = Store.connect(REDIS_URL, store._prefix, 2.0, store._history)
+    other = Store.connect(REDIS_URL, store._prefix, 2.0, store._history, signer=store._signer)
     yield other
     await other.close()
 
@@ -291,11 +294,11 @@ async def test_a_snapshot_that_does_not_load_is_refused_and_the_version_in_hand_
     assert other.version == 1
     # Someone writes version 2: a pickle of something else than a learner.
     await store.save_snapshot("logistic-regression", 1, 2, pickle.dumps({"not": "a model"}), {})
-    before = sample("eddy_snapshots_refused_total", {"model": "logistic-regression"})
+    before = sample("eddy_snapshots_refused_total", REFUSED_UNREADABLE)
     assert not await refresh(store, other)
     assert not await refresh(store, other)  # refused once, not retried
     assert other.version == 1
-    assert sample("eddy_snapshots_refused_total", {"model": "logistic-regression"}) == before + 1
+    assert sample("eddy_snapshots_refused_total", REFUSED_UNREADABLE) == before + 1
     # A process starting now serves the newest version that loads.
     assert (await bootstrap(store, untrained())).version == 1
     # The learner goes on from its own state, on top of the refused version.
@@ -391,9 +394,9 @@ async def test_serving_loads_the_model_without_the_learners_state(
     assert served.model.predict({"x": 1.0}) == model.predict({"x": 1.0})
     # The learner needs the state: it refuses that version.
     training = Training(store, make_settings(), served)
-    before = sample("eddy_snapshots_refused_total", {"model": "logistic-regression"})
+    before = sample("eddy_snapshots_refused_total", REFUSED_UNREADABLE)
     await training.acquire()
-    assert sample("eddy_snapshots_refused_total", {"model": "logistic-regression"}) == before + 1
+    assert sample("eddy_snapshots_refused_total", REFUSED_UNREADABLE) == before + 1
 
 
 async def test_operators_commands_become_versions_every_process_serves(
@@ -403,7 +406,8 @@ async def test_operators_commands_become_versions_every_process_serves(
         snapshot_interval_seconds=60, snapshot_history=2, model_keep_every=2, models_kept=3
     )
     # This test's own retention: the fixture's store keeps the defaults.
-    store = Store.connect(REDIS_URL, settings.redis_prefix, 2.0, 2, 2, 3)
+    signer = Signer.from_settings(settings)
+    store = Store.connect(REDIS_URL, settings.redis_prefix, 2.0, 2, 2, 3, signer=signer)
     try:
         await operate(store, twin, settings)
     finally:

@@ -1,20 +1,23 @@
 """Faults a running worker routes around by itself, on the real broker and
-Redis: a record that breaks learning, a snapshot that does not load, Redis
-emptied under it."""
+Redis: a record that breaks learning, snapshots not signed by the deployment
+or holding what no snapshot may, Redis emptied under it."""
 
 from __future__ import annotations
 
 import json
 import pickle
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import redis
 
 from app.settings import Settings
+from app.signing import HEADER, Signer
 from app.store import Store
 from tests.conftest import REDIS_URL
-from tests.harness import Reader, Worker, eventually, produce
+from tests.harness import Reader, Worker, eventually, produce, run_eddy
+from tests.test_snapshot_security import Exploit
 from tests.test_worker_lifecycle import head_learned
 
 pytestmark = pytest.mark.integration
@@ -72,30 +75,75 @@ async def test_a_label_that_breaks_learning_is_dead_lettered_and_the_rest_learne
     assert worker.alive()
 
 
-async def test_a_snapshot_that_does_not_load_is_refused_and_serving_goes_on(
+async def test_snapshots_not_signed_by_the_deployment_are_refused_unread_and_nothing_runs(
     make_settings: Callable[..., Settings],
     spawn: Callable[[Settings], Worker],
     store: Store,
+    tmp_path: Path,
 ) -> None:
     settings = make_settings(role="scorer")
     scorer = spawn(settings)
     await produce(settings.kafka_bootstrap, events(settings, ["s0"]))
     await predicted(settings, ["s0"])
-    # Someone writes the newest version: not a learner's state.
-    await store.save_snapshot(settings.model, None, 5, pickle.dumps({"junk": 1}), {})
+    marker = tmp_path / "ran"
+    attack = pickle.dumps(Exploit(marker))  # runs `touch marker` wherever it is unpickled
+    model = settings.model
 
-    async def refused() -> bool:
-        text = scorer.tail(400)
-        return "version 5 refused" in text
+    others: list[Store] = []
 
-    await eventually("the snapshot refused", refused, 30)
+    def twin(signer: Signer) -> Store:  # another writer of the same keys
+        others.append(Store.connect(REDIS_URL, settings.redis_prefix, 2.0, 10, signer=signer))
+        return others[-1]
+
+    async def tampered(version: int) -> None:
+        """A version this deployment signed, its pickle swapped for the attack."""
+        signed = store._signer.sign(f"{model}:model:{version}", pickle.dumps({"ok": 1}))
+        as_is = twin(Signer(None, unsigned=True))  # writes the bytes it is given
+        await as_is.save_snapshot(model, version - 1, version, b"", {}, signed[:HEADER] + attack)
+
+    async def unsigned(version: int) -> None:
+        await twin(Signer(None, unsigned=True)).save_snapshot(model, None, version, b"", {}, attack)
+
+    async def unknown_key(version: int) -> None:
+        stranger = twin(Signer(b"s" * 32))
+        await stranger.save_snapshot(model, version - 1, version, b"", {}, attack)
+
+    async def forbidden(version: int) -> None:  # signed with the deployment's own key
+        await store.save_snapshot(model, version - 1, version, b"", {}, attack)
+
+    attacks = [(unsigned, "unsigned"), (unknown_key, "unknown_key")]
+    attacks += [(tampered, "bad_signature"), (forbidden, "forbidden")]
+    for version, (write, reason) in enumerate(attacks, start=5):
+        await write(version)
+
+        async def refused(version: int = version, reason: str = reason) -> bool:
+            return f"version {version} refused ({reason})" in scorer.tail(400)
+
+        await eventually(f"version {version} refused ({reason})", refused, 30)
+    for other in others:
+        await other.close()
+    assert not marker.exists()  # nothing the pickles carry ran
+    log = scorer.log_path.read_text()
+    assert str(marker) not in log and "touch" not in log  # refusals name, never show
+    counted = scorer.metrics()
+    for _, reason in attacks:
+        key = ("eddy_snapshots_refused_total", (("model", model), ("reason", reason)))
+        assert counted[key] == 1
     await produce(settings.kafka_bootstrap, events(settings, ["s1", "s2"]))
     async with Reader(settings.kafka_bootstrap, settings.topic_predictions) as reader:
         served = await reader.until("2 more predictions", lambda v: len(v) >= 3, 30)
     assert {p["model_version"] for p in served} == {0}  # the version in hand
     assert scorer.alive()
-    # The signature that keeps a pickle from running at all is not here yet:
-    # what is shown is that the process refuses it and keeps serving.
+
+
+async def test_a_worker_without_a_snapshot_key_refuses_to_start(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(snapshot_key=None)
+    refused = run_eddy(settings, "worker")
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("eddy: no snapshot key: set EDDY_SNAPSHOT_KEY")
+    assert "Traceback" not in refused.stderr
 
 
 async def test_redis_emptied_under_a_running_learner_gets_the_model_back(
