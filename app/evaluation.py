@@ -32,6 +32,7 @@ from river import evaluate, metrics
 from app import catalog
 from app.errors import BadSnapshot, EddyError
 from app.model import Features, OnlineModel, present
+from app.runtime.kafka_auth import client_options
 from app.settings import ModelName, Settings
 from app.store import Store
 from app.training import served_model
@@ -109,7 +110,7 @@ async def read_topic(
 ) -> list[bytes]:
     """A topic's records from ``since`` to ``until`` (Kafka timestamps),
     ordered by timestamp, then partition and offset."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         [described] = await admin.describe_topics([topic])
@@ -118,9 +119,7 @@ async def read_topic(
     if described.get("error_code") or not described.get("partitions"):
         raise EddyError(f"no topic {topic} at {settings.kafka_bootstrap}")
     parts = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
-    )
+    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign(parts)

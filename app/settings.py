@@ -13,7 +13,10 @@ pydantic_core._pydantic_core.ValidationError: 1 validation error for Settings
 
 from __future__ import annotations
 
-from typing import Literal, Self, cast, get_args
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal, Self, cast, get_args
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,15 +31,42 @@ ModelName = Literal[
     "successive-halving-logistic-regression",
 ]
 REGRESSORS = {"linear-regression"}
+KafkaProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 DetectorName = Literal["adwin", "page-hinkley", "kswin", "ddm", "eddm", "hddm-a", "hddm-w", "fhddm"]
 BINARY_DETECTORS = {"ddm", "eddm", "hddm-a", "hddm-w", "fhddm"}
 Role = Literal["all", "scorer", "learner"]
 DriftAction = Literal["alert", "reset", "challenge"]
 
 
+def masked(url: str) -> str:
+    """A URL with the password of its user part, if any, masked."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = f"{parts.username}:" if parts.username else ":"
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{user}***@{host}"))
+
+
+SECRET_FILES = {
+    "kafka_sasl_password": "kafka_sasl_password_file",
+    "admin_token": "admin_token_file",
+    "client_token": "client_token_file",
+    "snapshot_key": "snapshot_key_file",
+    "snapshot_previous_key": "snapshot_previous_key_file",
+}
+"""Secrets that may come from a file instead (``EDDY_<NAME>_FILE``)."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="EDDY_", frozen=True, extra="forbid", use_attribute_docstrings=True
+        env_prefix="EDDY_",
+        frozen=True,
+        extra="forbid",
+        use_attribute_docstrings=True,
+        # A refused setting is named, its value never shown: it may be a secret.
+        hide_input_in_errors=True,
     )
 
     app_id: str = Field("eddy", min_length=1)
@@ -52,6 +82,38 @@ class Settings(BaseSettings):
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     """Kafka bootstrap servers, ``host:port[,host:port]``."""
+
+    kafka_security_protocol: KafkaProtocol = "PLAINTEXT"
+    """How every Kafka client of the process (consumer, producer, admin)
+    connects: ``PLAINTEXT``, ``SSL`` (TLS), ``SASL_PLAINTEXT`` or
+    ``SASL_SSL`` (a user and password over TLS: what production clusters
+    ask for)."""
+
+    kafka_sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    """With ``SASL_*``: ``PLAIN``, ``SCRAM-SHA-256`` or ``SCRAM-SHA-512``."""
+
+    kafka_sasl_username: str | None = None
+    """With ``SASL_*``: the Kafka user."""
+
+    kafka_sasl_password: SecretStr | None = None
+    """With ``SASL_*``: the user's password."""
+
+    kafka_sasl_password_file: Path | None = None
+    """A file holding the password instead."""
+
+    kafka_ssl_cafile: Path | None = None
+    """With ``SSL`` or ``SASL_SSL``: the CA certificates (PEM) that the
+    broker's certificate must chain to; unset, the system's. The broker's
+    host name is always checked against its certificate."""
+
+    kafka_ssl_certfile: Path | None = None
+    """The client's certificate (PEM), for brokers that require mutual TLS."""
+
+    kafka_ssl_keyfile: Path | None = None
+    """The client certificate's private key (PEM), if not in the certificate file."""
+
+    kafka_ssl_key_password: SecretStr | None = None
+    """The private key's password, if it is encrypted."""
 
     kafka_session_timeout_seconds: float = Field(10.0, ge=3, le=300)
     """A worker silent this long leaves the consumer group and its partitions
@@ -72,7 +134,10 @@ class Settings(BaseSettings):
     ones. Each idle partition costs a fetch this often."""
 
     redis_url: str = "redis://127.0.0.1:6379/0"
-    """Redis holding pending features, label claims and model snapshots."""
+    """Redis holding pending features, label claims and model snapshots:
+    ``redis://[user:password@]host:port/db``, or ``rediss://`` for TLS
+    (``?ssl_ca_certs=...`` and the other options redis-py takes). Shown
+    with its password masked."""
 
     redis_prefix: str = Field("eddy", min_length=1)
     """Prefix of every Redis key, so several deployments can share one Redis."""
@@ -189,6 +254,35 @@ class Settings(BaseSettings):
     never for ``POST /model/...``. With either token set, those calls need
     one of them."""
 
+    admin_token_file: Path | None = None
+    """A file holding the admin token instead (a Docker or Kubernetes secret)."""
+
+    client_token_file: Path | None = None
+    """A file holding the client token instead."""
+
+    snapshot_key: SecretStr | None = None
+    """Key that signs every snapshot written to Redis (HMAC-SHA256; at least
+    32 bytes, e.g. ``openssl rand -hex 32``); a snapshot not signed by it
+    or by ``EDDY_SNAPSHOT_PREVIOUS_KEY`` is refused before it is read. Every
+    process of a deployment needs it. Without one, processes refuse to
+    start unless ``EDDY_ALLOW_UNSIGNED_SNAPSHOTS`` is set."""
+
+    snapshot_key_file: Path | None = None
+    """A file holding the snapshot key instead (surrounding whitespace
+    ignored): a Docker or Kubernetes secret."""
+
+    snapshot_previous_key: SecretStr | None = None
+    """The key before the current one, while rotating: snapshots it signed
+    are still read; new ones are signed with ``EDDY_SNAPSHOT_KEY``."""
+
+    snapshot_previous_key_file: Path | None = None
+    """A file holding the previous key instead."""
+
+    allow_unsigned_snapshots: bool = False
+    """Read snapshots that carry no signature (and, without a key, write
+    them unsigned): for local use, or while signing the first versions of
+    a deployment that had no key. Logged as a warning at start."""
+
     snapshot_history: int = Field(10, ge=1)
     """Model snapshots kept in Redis (the newest ones); the version log keeps
     the metadata of many more."""
@@ -286,11 +380,58 @@ class Settings(BaseSettings):
     data_dir: str = ".eddy"
     """Directory for the Faust worker's local files."""
 
-    @field_validator("admin_token", "client_token", mode="before")
+    @field_validator(
+        "admin_token",
+        "client_token",
+        "snapshot_key",
+        "snapshot_previous_key",
+        "kafka_sasl_password",
+        "kafka_sasl_username",
+        "kafka_ssl_key_password",
+        "kafka_ssl_cafile",
+        "kafka_ssl_certfile",
+        "kafka_ssl_keyfile",
+        *SECRET_FILES.values(),
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """``EDDY_ADMIN_TOKEN=`` unsets it (an empty bearer token cannot be sent)."""
         return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _secret_files_read(self) -> Self:
+        """Each ``*_FILE`` secret read into its setting (surrounding
+        whitespace ignored); a secret given both ways is refused."""
+        for name, file_name in SECRET_FILES.items():
+            path = getattr(self, file_name)
+            if path is None:
+                continue
+            env = f"EDDY_{name.upper()}"
+            if getattr(self, name) is not None:
+                raise ValueError(f"{env} and {env}_FILE are both set: choose one")
+            try:
+                value = path.read_text().strip()
+            except OSError as exc:
+                raise ValueError(f"{env}_FILE: cannot read {path}: {exc.strerror}") from None
+            object.__setattr__(self, name, SecretStr(value) if value else None)
+        return self
+
+    @model_validator(mode="after")
+    def _kafka_security_fits(self) -> Self:
+        protocol = self.kafka_security_protocol
+        if protocol.startswith("SASL_") and (
+            self.kafka_sasl_username is None or self.kafka_sasl_password is None
+        ):
+            raise ValueError(
+                f"EDDY_KAFKA_SECURITY_PROTOCOL={protocol} needs EDDY_KAFKA_SASL_USERNAME "
+                "and EDDY_KAFKA_SASL_PASSWORD (or _FILE)"
+            )
+        tls = [f for f in ("cafile", "certfile", "keyfile") if getattr(self, f"kafka_ssl_{f}")]
+        if tls and not protocol.endswith("SSL"):
+            names = ", ".join(f"EDDY_KAFKA_SSL_{f.upper()}" for f in tls)
+            raise ValueError(f"{names} set, but EDDY_KAFKA_SECURITY_PROTOCOL={protocol} has no TLS")
+        return self
 
     @model_validator(mode="after")
     def _delays_fit(self) -> Self:
@@ -303,6 +444,20 @@ class Settings(BaseSettings):
                 "features would be gone before the label is due"
             )
         return self
+
+    @property
+    def redis_url_shown(self) -> str:
+        """``redis_url`` with its password masked, for logs and messages.
+
+        >>> Settings(redis_url="rediss://eddy:s3cret@redis:6380/0").redis_url_shown
+        'rediss://eddy:***@redis:6380/0'
+        """
+        return masked(self.redis_url)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # Secrets print as SecretStr does; the URL's password masked.
+        for name, value in super().__repr_args__():
+            yield name, (self.redis_url_shown if name == "redis_url" else value)
 
     @property
     def challenger_names(self) -> list[ModelName]:

@@ -20,6 +20,7 @@ from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception, wait_e
 
 from app.errors import EddyError
 from app.runtime.internals import BatchApp, Fetches, Partitions
+from app.runtime.kafka_auth import faust_credentials
 from app.runtime.readiness import HEARTBEAT_TTL_SECONDS
 from app.runtime.topics import provision
 from app.serving import ServedModel
@@ -35,6 +36,7 @@ def create_app(settings: Settings) -> Any:
     app = BatchApp(
         settings.group_id,
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
+        broker_credentials=faust_credentials(settings),
         store="memory://",
         # Payloads are bytes both ways: pydantic validates and encodes them.
         key_serializer="raw",

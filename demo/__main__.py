@@ -28,7 +28,9 @@ from aiokafka.errors import KafkaError
 from river import evaluate, metrics
 
 from app import catalog
+from app.runtime.kafka_auth import client_options
 from app.settings import Settings
+from app.signing import Signer
 from app.store import Store
 from demo.stream import QaEvent, Sample, phishing, qa_events, sea_drift
 from monitoring import report as dashboard
@@ -194,11 +196,15 @@ def verdict(progress: Progress, learning: Learning) -> list[str]:
 async def run(args: argparse.Namespace) -> int:
     settings = Settings()
     store = Store.connect(
-        settings.redis_url, settings.redis_prefix, settings.redis_timeout_seconds, 1
+        settings.redis_url,
+        settings.redis_prefix,
+        settings.redis_timeout_seconds,
+        1,
+        signer=Signer.from_settings(settings),
     )
     events = qa_events(samples(args.sea_events), args.delay, f"demo-{time.strftime('%H%M%S')}")
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5)
+    consumer = AIOKafkaConsumer(**client_options(settings))
+    producer = AIOKafkaProducer(**client_options(settings), linger_ms=5)
     await consumer.start()
     await producer.start()
     progress, learning, now = Progress(), Learning(store, settings), ["starting"]

@@ -7,12 +7,19 @@
 #   scripts/stack.sh status   say what answers on the stack's ports
 #   scripts/stack.sh clean    stop, then delete the broker's and Redis' data
 #
+# Beside their plaintext ports, both also answer as production does: Kafka
+# on a SASL_SSL listener (SCRAM-SHA-256/512, user `eddy`), Redis with TLS.
+# Their certificates come from a CA of the stack's own, made once with
+# openssl: $STACK_DIR/tls/ca.pem is what a client must trust, and
+# $STACK_DIR/tls/kafka.password the SCRAM user's password.
+#
 # Kafka's jars come from Maven (stack/pom.xml pins the version) and run on
 # Java 17. Redis is the distribution's redis-server. Everything this script
 # writes lives under .stack/ in the project.
 #
 # Environment: STACK_KAFKA_PORT (9092), STACK_KAFKA_CONTROLLER_PORT (9093),
-# STACK_REDIS_PORT (6379), STACK_KAFKA_HEAP (512m), STACK_DIR (.stack),
+# STACK_KAFKA_SASL_PORT (the Kafka port + 2), STACK_REDIS_PORT (6379),
+# STACK_REDIS_TLS_PORT (the Redis port + 1), STACK_KAFKA_HEAP (512m), STACK_DIR (.stack),
 # STACK_KAFKA_VERSION (the pom's; set it to try another release).
 set -euo pipefail
 
@@ -21,9 +28,12 @@ state=${STACK_DIR:-$root/.stack}
 kafka_port=${STACK_KAFKA_PORT:-9092}
 controller_port=${STACK_KAFKA_CONTROLLER_PORT:-9093}
 redis_port=${STACK_REDIS_PORT:-6379}
+sasl_port=${STACK_KAFKA_SASL_PORT:-$((kafka_port + 2))}
+redis_tls_port=${STACK_REDIS_TLS_PORT:-$((redis_port + 1))}
 heap=${STACK_KAFKA_HEAP:-512m}
 kafka_dir=$state/kafka
 redis_dir=$state/redis
+tls_dir=$state/tls
 
 log() { printf '[stack] %s\n' "$*"; }
 die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
@@ -71,11 +81,18 @@ write_kafka_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$controller_port
-listeners=PLAINTEXT://127.0.0.1:$kafka_port,CONTROLLER://127.0.0.1:$controller_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$kafka_port
+listeners=PLAINTEXT://127.0.0.1:$kafka_port,CONTROLLER://127.0.0.1:$controller_port,SASL_SSL://127.0.0.1:$sasl_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$kafka_port,SASL_SSL://127.0.0.1:$sasl_port
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
 inter.broker.listener.name=PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.ssl.keystore.type=PKCS12
+listener.name.sasl_ssl.ssl.keystore.location=$tls_dir/kafka.p12
+listener.name.sasl_ssl.ssl.keystore.password=$(cat "$tls_dir/store.password")
+listener.name.sasl_ssl.ssl.key.password=$(cat "$tls_dir/store.password")
 log.dirs=$kafka_dir/data
 num.partitions=1
 offsets.topic.replication.factor=1
@@ -88,6 +105,60 @@ log.retention.hours=24
 EOF
 }
 
+ensure_openssl() {
+  command -v openssl >/dev/null && return
+  [ "$(id -u)" = 0 ] || die "openssl is missing: install Debian's openssl package"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+}
+
+secret() { openssl rand -hex 24; }
+
+# A CA of the stack's own, and a certificate it signs for each server
+# (127.0.0.1 and localhost); made once, kept with the stack's data.
+make_tls() {
+  [ -s "$tls_dir/kafka.p12" ] && [ -s "$tls_dir/redis.pem" ] && return
+  ensure_openssl
+  mkdir -p "$tls_dir"
+  chmod 700 "$tls_dir"
+  (
+    cd "$tls_dir"
+    umask 077
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=eddy local stack CA" \
+      -keyout ca.key -out ca.pem 2>/dev/null
+    for server in kafka redis; do
+      openssl req -newkey rsa:2048 -nodes -subj "/CN=$server" \
+        -keyout "$server.key" -out "$server.csr" 2>/dev/null
+      printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$server.ext"
+      openssl x509 -req -in "$server.csr" -CA ca.pem -CAkey ca.key -CAcreateserial \
+        -days 3650 -extfile "$server.ext" -out "$server.pem" 2>/dev/null
+    done
+    secret >store.password
+    secret >kafka.password
+    openssl pkcs12 -export -in kafka.pem -inkey kafka.key -certfile ca.pem -name kafka \
+      -passout "pass:$(cat store.password)" -out kafka.p12
+    chmod 644 ca.pem
+  )
+  log "made a CA and server certificates in $tls_dir"
+}
+
+# The SCRAM user `eddy`, on a running broker (through its plaintext port),
+# once per broker storage.
+add_scram_user() {
+  local marker=$kafka_dir/data/.scram-user
+  [ -f "$marker" ] && return
+  local password
+  password=$(cat "$tls_dir/kafka.password")
+  for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
+    java "${java_args[@]}" kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$kafka_port" \
+      --alter --entity-type users --entity-name eddy \
+      --add-config "$mechanism=[password=$password]" >>"$kafka_dir/logs/scram.log" 2>&1 ||
+      die "could not add the SCRAM user (see $kafka_dir/logs/scram.log)"
+  done
+  touch "$marker"
+  log "kafka SASL_SSL listener on 127.0.0.1:$sasl_port (SCRAM user eddy)"
+}
+
 # The JVM's arguments for any Kafka main class: the stack's classpath and logging.
 java_args=(-Xms128m "-Xmx$heap" -XX:+UseG1GC
   "-Dkafka.logs.dir=$kafka_dir/logs"
@@ -95,9 +166,16 @@ java_args=(-Xms128m "-Xmx$heap" -XX:+UseG1GC
   -cp "$kafka_dir/libs/*")
 
 start_kafka() {
+  make_tls
   if port_open "$kafka_port"; then
-    log "kafka already answers on 127.0.0.1:$kafka_port (reused)"
-    return
+    if ! port_open "$sasl_port" && pid_alive "$kafka_dir/kafka.pid"; then
+      log "kafka on 127.0.0.1:$kafka_port has no SASL_SSL listener: restarting it"
+      stop_pid kafka "$kafka_dir/kafka.pid"
+    else
+      port_open "$sasl_port" || log "warning: no SASL_SSL listener on 127.0.0.1:$sasl_port (kafka not ours)"
+      log "kafka already answers on 127.0.0.1:$kafka_port (reused)"
+      return
+    fi
   fi
   fetch_kafka
   write_kafka_config
@@ -118,6 +196,7 @@ start_kafka() {
     die "kafka did not answer on 127.0.0.1:$kafka_port within 90 s"
   fi
   log "kafka $(kafka_version) started on 127.0.0.1:$kafka_port"
+  add_scram_user
 }
 
 ensure_redis_server() {
@@ -132,16 +211,25 @@ redis_ping() { [ "$(redis-cli -p "$redis_port" ping 2>/dev/null)" = PONG ]; }
 
 start_redis() {
   ensure_redis_server
+  make_tls
   if redis_ping; then
-    log "redis already answers on 127.0.0.1:$redis_port (reused)"
-    return
+    if ! port_open "$redis_tls_port" && pid_alive "$redis_dir/redis.pid"; then
+      log "redis on 127.0.0.1:$redis_port has no TLS port: restarting it"
+      stop_pid redis "$redis_dir/redis.pid"
+    else
+      log "redis already answers on 127.0.0.1:$redis_port (reused)"
+      return
+    fi
   fi
   mkdir -p "$redis_dir"
   redis-server --bind 127.0.0.1 --port "$redis_port" --daemonize yes \
+    --tls-port "$redis_tls_port" --tls-cert-file "$tls_dir/redis.pem" \
+    --tls-key-file "$tls_dir/redis.key" --tls-ca-cert-file "$tls_dir/ca.pem" \
+    --tls-auth-clients no \
     --dir "$redis_dir" --pidfile "$redis_dir/redis.pid" \
     --logfile "$redis_dir/redis.log" --save "" --appendonly no
   wait_for redis 20 redis_ping || die "redis did not answer on 127.0.0.1:$redis_port"
-  log "redis started on 127.0.0.1:$redis_port"
+  log "redis started on 127.0.0.1:$redis_port (TLS on $redis_tls_port)"
 }
 
 stop_pid() { # name, pidfile

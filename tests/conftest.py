@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +17,9 @@ import pytest
 import redis
 
 from app.settings import Settings
+from app.signing import Signer
 from app.store import Store
-from tests.harness import Worker, delete_topics, free_port
+from tests.harness import SNAPSHOT_KEY, Worker, delete_topics, free_port
 
 REDIS_URL = Settings().redis_url
 KAFKA_BOOTSTRAP = Settings().kafka_bootstrap
@@ -57,6 +60,8 @@ def make_settings() -> Callable[..., Settings]:
             "topic_model_events": f"{run}-model-events",
             "data_dir": f"/tmp/{run}",
             "web_port": free_port(),
+            "snapshot_key": SNAPSHOT_KEY,
+            "snapshot_key_file": None,
         }
         values.update(overrides)
         return Settings(**values)
@@ -78,7 +83,13 @@ def redis_up() -> None:
 @pytest.fixture
 async def store(redis_up: None, make_settings: Callable[..., Settings]) -> AsyncIterator[Store]:
     settings = make_settings()
-    s = Store.connect(REDIS_URL, settings.redis_prefix, 2.0, settings.snapshot_history)
+    s = Store.connect(
+        REDIS_URL,
+        settings.redis_prefix,
+        2.0,
+        settings.snapshot_history,
+        signer=Signer.from_settings(settings),
+    )
     yield s
     client = redis.Redis.from_url(REDIS_URL)
     keys = list(client.scan_iter(f"{settings.redis_prefix}:*", count=1000))
@@ -113,3 +124,35 @@ def spawn(kafka_up: None, redis_up: None, tmp_path: Path) -> Iterator[Callable[[
     for worker in workers:
         worker.stop()
         print(f"--- {worker.log_path.name}\n{worker.tail()}")
+
+
+@dataclass(frozen=True)
+class SecureStack:
+    """What the stack serves beside its plaintext ports (scripts/stack.sh):
+    Kafka's SASL_SSL listener and Redis' TLS port, with the stack's CA."""
+
+    kafka_bootstrap: str
+    kafka_user: str
+    kafka_password: str
+    redis_tls_port: int
+    ca: Path
+
+
+@pytest.fixture(scope="session")
+def secure_stack(kafka_up: None, redis_up: None) -> SecureStack:
+    root = Path(__file__).resolve().parent.parent
+    state = Path(os.environ.get("STACK_DIR") or root / ".stack")
+    kafka_port = int(KAFKA_BOOTSTRAP.split(",")[0].rsplit(":", 1)[1])
+    redis_port = int(REDIS_URL.split("://", 1)[1].split("/")[0].rsplit(":", 1)[1])
+    sasl_port = int(os.environ.get("STACK_KAFKA_SASL_PORT") or kafka_port + 2)
+    tls_port = int(os.environ.get("STACK_REDIS_TLS_PORT") or redis_port + 1)
+    ca, password = state / "tls" / "ca.pem", state / "tls" / "kafka.password"
+    for needed in (ca, password):
+        if not needed.is_file():
+            pytest.fail(f"no {needed}: run scripts/stack.sh start (STACK_DIR={state})")
+    for port in (sasl_port, tls_port):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        except OSError as exc:
+            pytest.fail(f"nothing answers on 127.0.0.1:{port}: run scripts/stack.sh start ({exc})")
+    return SecureStack(f"127.0.0.1:{sasl_port}", "eddy", password.read_text().strip(), tls_port, ca)

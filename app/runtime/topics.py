@@ -18,6 +18,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception_type, wait_exponential
 
 from app.errors import TopicError
+from app.runtime.kafka_auth import client_options
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,9 +57,7 @@ async def provision(settings: Settings) -> None:
 
 
 async def _create_missing(settings: Settings) -> None:
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap, client_id=f"{settings.app_id}-admin"
-    )
+    admin = AIOKafkaAdminClient(**client_options(settings), client_id=f"{settings.app_id}-admin")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
