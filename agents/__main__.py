@@ -35,7 +35,7 @@ def _main() -> None:
 
         sys.exit(evaluation.run(sys.argv[2:]))
     import agents.roles  # noqa: F401  (registers the agents)
-    from app.runtime.kafka_auth import check
+    from app.kafka_auth import check
     from app.streams import app, settings
 
     # Its own loop, closed after: Faust makes and keeps the worker's.

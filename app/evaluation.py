@@ -31,8 +31,8 @@ from river import evaluate, metrics
 
 from app import catalog
 from app.errors import BadSnapshot, EddyError
+from app.kafka_auth import client_options
 from app.model import Features, OnlineModel, present
-from app.runtime.kafka_auth import client_options
 from app.settings import ModelName, Settings
 from app.store import Store
 from app.training import served_model

@@ -11,16 +11,18 @@ import gc
 import logging
 import os
 import socket
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
+from faust.auth import SASLCredentials
 from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception, wait_exponential
 
 from app.errors import EddyError
+from app.kafka_auth import ssl_context
 from app.runtime.internals import BatchApp, Fetches, Partitions
-from app.runtime.kafka_auth import faust_credentials
 from app.runtime.readiness import HEARTBEAT_TTL_SECONDS
 from app.runtime.topics import provision
 from app.serving import ServedModel
@@ -30,6 +32,21 @@ from app.training import Training, bootstrap, initial_state
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+def faust_credentials(settings: Settings) -> SASLCredentials | ssl.SSLContext | None:
+    """Faust's ``broker_credentials``: the same as ``client_options``."""
+    protocol = settings.kafka_security_protocol
+    context = ssl_context(settings)
+    if not protocol.startswith("SASL_"):
+        return context
+    assert settings.kafka_sasl_password is not None
+    return SASLCredentials(
+        username=settings.kafka_sasl_username,
+        password=settings.kafka_sasl_password.get_secret_value(),
+        ssl_context=context,
+        mechanism=settings.kafka_sasl_mechanism,
+    )
 
 
 def create_app(settings: Settings) -> Any:

@@ -28,7 +28,7 @@ from aiokafka.errors import KafkaError
 from river import evaluate, metrics
 
 from app import catalog
-from app.runtime.kafka_auth import client_options
+from app.kafka_auth import client_options
 from app.settings import Settings
 from app.signing import Signer
 from app.store import Store

@@ -9,6 +9,7 @@ import json
 import secrets
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,26 +34,38 @@ def secret(name: str) -> str:
     return f"{name}-{secrets.token_hex(16)}"
 
 
+@dataclass(frozen=True)
+class AclUser:
+    """A Redis user who may touch only one prefix's keys and channels."""
+
+    name: str
+    password: str
+    prefix: str
+
+    def url(self, base: str = REDIS_URL) -> str:
+        scheme, rest = base.split("://", 1)
+        return f"{scheme}://{self.name}:{self.password}@{rest}"
+
+
 @pytest.fixture
-def acl_user(redis_up: None, make_settings: Callable[..., Settings]) -> Iterator[tuple[str, str]]:
-    """A Redis user who may touch only this test's prefix: its URL, and the
-    prefix."""
+def acl_user(redis_up: None, make_settings: Callable[..., Settings]) -> Iterator[AclUser]:
+    """This test's own user, limited to its prefix (as an operator makes
+    one per deployment), deleted at the end."""
     prefix = make_settings().redis_prefix
-    user, password = f"eddy-{prefix}", secret("redis-password")
+    user = AclUser(f"eddy-{prefix}", secret("redis-password"), prefix)
     admin = redis.Redis.from_url(REDIS_URL)
     admin.acl_setuser(
-        user,
+        user.name,
         enabled=True,
-        passwords=[f"+{password}"],
+        passwords=[f"+{user.password}"],
         keys=[f"{prefix}:*"],
         channels=[f"{prefix}:*"],
         commands=["+@all", "-@dangerous"],
     )
-    host = REDIS_URL.split("://", 1)[1]
     try:
-        yield f"redis://{user}:{password}@{host}", prefix
+        yield user
     finally:
-        admin.acl_deluser(user)
+        admin.acl_deluser(user.name)
         admin.close()
 
 
@@ -79,12 +92,12 @@ def get(worker: Worker, path: str) -> str:
 async def test_a_worker_as_an_acl_user_of_its_prefix_with_secrets_that_never_show(
     make_settings: Callable[..., Settings],
     spawn: Callable[[Settings], Worker],
-    acl_user: tuple[str, str],
+    acl_user: AclUser,
     tmp_path: Path,
 ) -> None:
-    url, prefix = acl_user
+    url, prefix = acl_user.url(), acl_user.prefix
     admin, client, key = secret("admin-token"), secret("client-token"), secret("snapshot-key")
-    password = url.split(":")[2].split("@")[0]
+    password = acl_user.password
     settings = make_settings(
         redis_url=url,
         redis_prefix=prefix,
@@ -166,9 +179,12 @@ async def test_a_worker_as_an_acl_user_of_its_prefix_with_secrets_that_never_sho
             assert value not in text, f"the {name} shows in {what}"
 
 
-def secured(make_settings: Callable[..., Settings], stack: SecureStack, **over: Any) -> Settings:
+def secured(
+    make_settings: Callable[..., Settings], stack: SecureStack, user: AclUser, **over: Any
+) -> Settings:
     """Settings of a worker that reaches Kafka through the SASL_SSL listener
-    (SCRAM) and Redis through TLS, trusting the stack's CA."""
+    (SCRAM) and Redis through TLS as an ACL user of its prefix, trusting
+    the stack's CA."""
     values: dict[str, Any] = {
         "kafka_bootstrap": stack.kafka_bootstrap,
         "kafka_security_protocol": "SASL_SSL",
@@ -176,17 +192,21 @@ def secured(make_settings: Callable[..., Settings], stack: SecureStack, **over: 
         "kafka_sasl_username": stack.kafka_user,
         "kafka_sasl_password": stack.kafka_password,
         "kafka_ssl_cafile": stack.ca,
-        "redis_url": f"rediss://127.0.0.1:{stack.redis_tls_port}/0?ssl_ca_certs={stack.ca}",
+        "redis_url": user.url(
+            f"rediss://127.0.0.1:{stack.redis_tls_port}/0?ssl_ca_certs={stack.ca}"
+        ),
+        "redis_prefix": user.prefix,
     }
     return make_settings(**(values | over))
 
 
-async def test_a_worker_through_sasl_ssl_and_redis_tls_end_to_end(
+async def test_a_worker_through_sasl_ssl_and_redis_tls_as_an_acl_user_end_to_end(
     make_settings: Callable[..., Settings],
     spawn: Callable[[Settings], Worker],
     secure_stack: SecureStack,
+    acl_user: AclUser,
 ) -> None:
-    settings = secured(make_settings, secure_stack, snapshot_interval_seconds=0.05)
+    settings = secured(make_settings, secure_stack, acl_user, snapshot_interval_seconds=0.05)
     worker = spawn(settings)
     await worker.wait_ready()
     ids = [f"t{i}" for i in range(30)]
@@ -201,7 +221,9 @@ async def test_a_worker_through_sasl_ssl_and_redis_tls_end_to_end(
         await eventually("30 learned", lambda: head_learned(store, settings, 30), 30)
     finally:
         await store.close()
-    assert secure_stack.kafka_password not in worker.tail(100_000)
+    log = worker.tail(100_000)
+    assert secure_stack.kafka_password not in log and acl_user.password not in log
+    assert "NOPERM" not in log
 
 
 @pytest.mark.parametrize(
@@ -215,10 +237,11 @@ async def test_a_worker_through_sasl_ssl_and_redis_tls_end_to_end(
 def test_a_worker_refused_by_kafka_says_why_and_exits(
     make_settings: Callable[..., Settings],
     secure_stack: SecureStack,
+    acl_user: AclUser,
     change: dict[str, Any],
     said: str,
 ) -> None:
-    settings = secured(make_settings, secure_stack, **change)
+    settings = secured(make_settings, secure_stack, acl_user, **change)
     refused = run_eddy(settings, "worker")
     assert refused.returncode != 0
     assert said in refused.stderr, refused.stderr[-2000:]

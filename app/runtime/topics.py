@@ -18,7 +18,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception_type, wait_exponential
 
 from app.errors import TopicError
-from app.runtime.kafka_auth import client_options
+from app.kafka_auth import client_options
 from app.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,8 @@
 """How every Kafka client of a process connects: one place turns the
 settings (``EDDY_KAFKA_SECURITY_PROTOCOL``, SASL, TLS) into aiokafka's
-options and Faust's credentials, so that the consumer, the producer and
-every admin client authenticate alike; and checks, before the worker
+options (and ``app.streams`` into Faust's credentials, from the same
+parts), so that the consumer, the producer and every admin client
+authenticate alike; and checks, before the worker
 starts, that the brokers accept them, saying in words why not.
 
 >>> sorted(client_options(Settings(kafka_bootstrap="k:9092")).items())
@@ -17,7 +18,6 @@ from typing import Any
 from aiokafka.conn import create_conn
 from aiokafka.errors import KafkaError, SaslAuthenticationFailed
 from aiokafka.helpers import create_ssl_context
-from faust.auth import SASLCredentials
 
 from app.errors import ConfigError
 from app.settings import Settings
@@ -62,21 +62,6 @@ def client_options(settings: Settings) -> dict[str, Any]:
         options["sasl_plain_username"] = settings.kafka_sasl_username
         options["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
     return options
-
-
-def faust_credentials(settings: Settings) -> SASLCredentials | ssl.SSLContext | None:
-    """Faust's ``broker_credentials``: the same as ``client_options``."""
-    protocol = settings.kafka_security_protocol
-    context = ssl_context(settings)
-    if not protocol.startswith("SASL_"):
-        return context
-    assert settings.kafka_sasl_password is not None
-    return SASLCredentials(
-        username=settings.kafka_sasl_username,
-        password=settings.kafka_sasl_password.get_secret_value(),
-        ssl_context=context,
-        mechanism=settings.kafka_sasl_mechanism,
-    )
 
 
 def refusal(exc: BaseException, settings: Settings) -> str | None:
