@@ -44,8 +44,11 @@ def unpickle(blob: bytes, cls: type[T], what: str, expected: str) -> T:
         found = pickles.loads(blob)
     except BadSnapshot:
         raise
-    except Exception as exc:
-        raise BadSnapshot(f"unreadable {what}: {exc!r}") from exc
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # River's Rust parts panic with a BaseException
+        # The error's kind only: its message may quote the snapshot's contents.
+        raise BadSnapshot(f"unreadable {what}: {type(exc).__name__}") from None
     if not isinstance(found, cls):
         raise BadSnapshot(f"not {expected}: {type(found).__name__}")
     return found

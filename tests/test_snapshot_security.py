@@ -12,6 +12,8 @@ from typing import Any, get_args
 
 import pytest
 from river import preprocessing
+from river._river_rust.drift import AdaptiveWindowing
+from river.linear_model import LogisticRegression
 
 from app import catalog, pending, pickles
 from app.errors import BadSnapshot, ConfigError
@@ -122,6 +124,25 @@ def exploit(path: Path) -> bytes:
     return pickle.dumps(Exploit(path))
 
 
+class Reduce:
+    """A pickle of ``function(*args)``, then ``state`` set on the result."""
+
+    def __init__(self, function: Any, args: tuple[Any, ...], state: Any = None) -> None:
+        self.reduced = (function, args, state)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return self.reduced
+
+
+def download(path: Path) -> bytes:
+    """A River dataset filed under an allowed package (``river.bandit``) whose
+    iteration downloads a URL into a file the pickle names."""
+    from river.bandit.datasets.news import NewsArticles
+
+    state = {"url": "data:;base64,MA==", "filename": str(path), "size": 1, "unpack": False}
+    return pickle.dumps(Reduce(list, (Reduce(NewsArticles, (), state),)))
+
+
 FORBIDDEN = {
     "os.system": exploit,
     # app.model imports pickle: a dotted name reaches pickle.loads through it.
@@ -130,6 +151,10 @@ FORBIDDEN = {
     ),
     "builtins.eval": lambda path: call(find("builtins", "eval"), text(f"open('{path}', 'w')")),
     "subprocess.Popen": lambda path: call(find("subprocess", "Popen"), text(f"touch {path}")),
+    "a-dataset-that-downloads": download,
+    "set(range(10**9))": lambda path: call(
+        find("builtins", "set"), find("builtins", "range") + b"J\x00\xca\x9a;\x85R"
+    ),
     "getattr-of-a-dunder": lambda path: pickle.dumps(
         Fetch(preprocessing.StandardScaler(), "__init__")
     ),
@@ -166,13 +191,19 @@ def features(rng: random.Random) -> dict[str, Any]:
     return {"a": rng.random(), "b": rng.choice(["r", "g"]), "c": rng.random() > 0.5}
 
 
-@pytest.mark.parametrize("name", get_args(ModelName))
+MODELS, DETECTORS = get_args(ModelName), get_args(DetectorName)
+PAIRS = [
+    (MODELS[i % len(MODELS)], DETECTORS[i % len(DETECTORS)])
+    for i in range(max(len(MODELS), len(DETECTORS)))
+]
+"""Every catalog model and every drift detector, each in at least one pair."""
+
+
+@pytest.mark.parametrize(("name", "detector"), PAIRS)
 def test_every_models_learner_state_loads_through_the_restricted_unpickler(
-    name: ModelName,
+    name: ModelName, detector: DetectorName
 ) -> None:
     rng = random.Random(7)
-    detectors = get_args(DetectorName)
-    detector = detectors[get_args(ModelName).index(name) % len(detectors)]
     same_kind = [n for n in get_args(ModelName) if (n in REGRESSORS) == (name in REGRESSORS)]
     settings = Settings(
         model=name,
@@ -200,3 +231,23 @@ def test_every_models_learner_state_loads_through_the_restricted_unpickler(
     assert sorted(copy.challengers) == sorted(learner.state.challengers)
     x = features(rng)
     assert copy.model.predict(x) == learner.state.model.predict(x)
+
+
+def test_a_pickle_that_rewrites_a_class_is_undone_and_refused() -> None:
+    # BUILD on the class object itself: LogisticRegression.predict_proba_one = dict
+    blob = (
+        b"\x80\x02criver.linear_model\nLogisticRegression\n(N}S'predict_proba_one'\n"
+        b"cbuiltins\ndict\nstb0S'x'\n."
+    )
+    before = LogisticRegression.predict_proba_one
+    with pytest.raises(BadSnapshot, match=r"may not rewrite river\.linear_model") as refused:
+        OnlineModel.loads(blob)
+    assert refused.value.reason == "forbidden"
+    assert LogisticRegression.predict_proba_one is before
+
+
+def test_a_panic_in_rivers_rust_parts_is_an_unreadable_snapshot() -> None:
+    blob = pickle.dumps(Reduce(AdaptiveWindowing, (0.002, 32, 5, 10, 5), b"abc"), protocol=4)
+    with pytest.raises(BadSnapshot, match="unreadable model: PanicException") as refused:
+        OnlineModel.loads(blob)
+    assert refused.value.reason == "unreadable"
