@@ -65,8 +65,7 @@ class Signer:
         key = _key(settings, "snapshot_key")
         previous = _key(settings, "snapshot_previous_key")
         unsigned = settings.allow_unsigned_snapshots
-        if key is None and previous is not None:
-            raise ConfigError("a previous snapshot key without a current one")
+        signer = cls(key, previous, unsigned=unsigned)
         if key is None and not unsigned:
             raise ConfigError(
                 "no snapshot key: set EDDY_SNAPSHOT_KEY or EDDY_SNAPSHOT_KEY_FILE "
@@ -79,7 +78,7 @@ class Signer:
                 "anyone who can write to this Redis prefix chooses the model served",
                 "" if key else ", and written unsigned",
             )
-        return cls(key, previous, unsigned=unsigned)
+        return signer
 
     def sign(self, context: str, payload: bytes) -> bytes:
         """``payload`` as it is written: signed when there is a key."""

@@ -10,7 +10,7 @@ Keys (``P`` is ``EDDY_REDIS_PREFIX``, ``M`` the model's name):
 ``P:model:M:head``            newest version and its metadata (hash)
 ``P:model:M:snap:<version>``  pickled learner state of that version
 ``P:model:M:serve:<version>`` pickled model of that version: all that
-                              serving loads
+                              serving loads (both signed: ``app.signing``)
 ``P:model:M:versions``        log of every version's metadata (sorted set)
 ``P:model:M:new`` (channel)   each new version's number, published as it
                               is written: processes load it at once
