@@ -63,6 +63,6 @@ async def count_pending() -> None:
     if not runtime.learning:
         return
     try:
-        metrics.pending_events.set(await runtime.store.count_pending())
+        metrics.pending_events.set(await runtime.store.count_pending(settings.pending_ttl_seconds))
     except StoreUnavailable as exc:
         log.warning("pending count skipped: %s", exc)

@@ -87,7 +87,8 @@ label_served = _histogram(
 labels_waiting = _gauge("eddy_labels_waiting", "Labels waiting for their features to be stored.")
 pending_events = _gauge(
     "eddy_pending_events",
-    "Scored events whose features are kept in Redis, waiting for a label (counted every 30 s).",
+    "Scored events whose features are kept in Redis, labelled or not (to the minute, from "
+    "per-minute counters, every 30 s).",
 )
 model_quality = _gauge(
     "eddy_model_quality",

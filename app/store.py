@@ -5,6 +5,8 @@ Keys (``P`` is ``EDDY_REDIS_PREFIX``, ``M`` the model's name):
 ============================  ===========================================
 ``P:pending:<event id>``      what was scored: features, served prediction,
                               model version, time (JSON; first write wins)
+``P:pending-count:<minute>``  events first stored that minute (minutes since
+                              the epoch): what ``count_pending`` adds up
 ``P:claim:<event id>``        training-topic offset of the label that
                               claimed the event (learned at most once)
 ``P:model:M:head``            newest version and its metadata (hash)
@@ -124,12 +126,18 @@ return {1, version}
 
 # Stores a batch's pending records, each only if absent (a redelivered event
 # keeps its first record): one command to send instead of one per event.
+# Each record under its declared key, first write wins; the new ones are
+# counted in the minute's counter (the last key), which outlives them.
 _PUT = """
-local prefix, ttl = ARGV[1], ARGV[2]
-for i = 3, #ARGV, 2 do
-  redis.call('SET', prefix .. ARGV[i], ARGV[i + 1], 'NX', 'EX', ttl)
+local ttl, n, new = ARGV[1], #KEYS - 1, 0
+for i = 1, n do
+  if redis.call('SET', KEYS[i], ARGV[i + 1], 'NX', 'EX', ttl) then new = new + 1 end
 end
-return 0
+if new > 0 then
+  redis.call('INCRBY', KEYS[n + 1], new)
+  redis.call('EXPIRE', KEYS[n + 1], ttl + 120)
+end
+return new
 """
 
 # Adds a batch's drift histograms to the window's counts. Bounded: at most
@@ -275,11 +283,11 @@ class Store:
             return
         pipe = self._redis.pipeline(transaction=False)
         if records:
-            put: list[str | bytes | int] = [self._key("pending", ""), ttl]
-            for event_id, record in records:
-                put += (event_id, record)
+            keys = [self._key("pending", event_id) for event_id, _ in records]
+            keys.append(self._key("pending-count", int(time.time() // 60)))
+            put: list[bytes | int] = [ttl, *(record for _, record in records)]
             # Queued on the pipeline, not sent: the await only registers it.
-            await self._put(args=put, client=pipe)
+            await self._put(keys=keys, args=put, client=pipe)
         if counts and window is not None:
             args: list[str | int] = [
                 self._key("drift", "win", window.id, ""),
@@ -293,16 +301,13 @@ class Store:
             await self._count(keys=[self._key("drift", "subjects")], args=args, client=pipe)
         await self._call("put_pending", pipe.execute)
 
-    async def count_pending(self) -> int:
-        """Scored events waiting for a label (a full SCAN: call it rarely)."""
-
-        async def scan() -> int:
-            n = 0
-            async for _ in self._redis.scan_iter(self._key("pending", "*"), count=1000):
-                n += 1
-            return n
-
-        return await self._call("count_pending", scan)
+    async def count_pending(self, ttl: int) -> int:
+        """Scored events whose features are still kept, to the minute: the
+        counters of the minutes within ``ttl``, one round trip (no scan)."""
+        now = int(time.time() // 60)
+        keys = [self._key("pending-count", m) for m in range(now - ttl // 60, now + 1)]
+        counts = await self._call("count_pending", lambda: self._redis.mget(keys))
+        return sum(int(c) for c in counts if c)
 
     async def join(self, claims: Sequence[tuple[str, int]], ttl: int) -> list[bytes | None]:
         """Claim each ``(event id, training offset)`` and return its pending

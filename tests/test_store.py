@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from app.errors import SnapshotConflict
@@ -18,6 +20,18 @@ async def test_first_scoring_wins_and_each_event_is_claimed_once(store: Store) -
     # The same offset again (a learner replaying after a crash) still owns it;
     # any other offset is a duplicate.
     assert await store.join([("a", 5), ("a", 9), ("b", 7)], ttl=60) == [b"first", DUPLICATE, b"b"]
+
+
+async def test_pending_events_are_counted_without_a_scan(store: Store) -> None:
+    assert await store.count_pending(ttl=3600) == 0
+    await store.put_pending([("a", b"1"), ("b", b"2"), ("a", b"again")], ttl=3600)
+    await store.put_pending([("b", b"redelivered"), ("c", b"3")], ttl=3600)
+    assert await store.count_pending(ttl=3600) == 3  # each event once
+    # The minute's counter outlives the records it counts (the puts may have
+    # fallen in the minute before this one).
+    minute = int(time.time() // 60)
+    ttls = [await store._redis.ttl(store._key("pending-count", m)) for m in (minute - 1, minute)]
+    assert any(3600 < t <= 3720 for t in ttls)
 
 
 async def test_pending_records_expire(store: Store) -> None:
