@@ -30,12 +30,11 @@ from aiokafka.admin import AIOKafkaAdminClient
 from river import evaluate, metrics
 
 from app import catalog
-from app.errors import BadSnapshot, EddyError
+from app.batch import served
+from app.errors import EddyError
 from app.kafka_auth import client_options
 from app.model import Features, OnlineModel, present
 from app.settings import ModelName, Settings
-from app.store import Store
-from app.training import served_model
 from schemas import FeatureEvent, Label, LabelEvent
 
 Pair = tuple[Features, Label]
@@ -153,20 +152,6 @@ async def read_topic(
         await consumer.stop()
 
 
-async def stored(settings: Settings, version: int) -> OnlineModel:
-    store = Store.from_settings(settings)
-    try:
-        snapshot = await store.load_snapshot(settings.model, version, state=False)
-        if snapshot is None:
-            raise EddyError(f"no version {version} of {settings.model} kept in Redis")
-        try:
-            return served_model(snapshot, False)
-        except BadSnapshot as exc:
-            raise EddyError(f"version {version} does not load: {exc}") from exc
-    finally:
-        await store.close()
-
-
 def run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="eddy replay", description=__doc__)
     source = parser.add_mutually_exclusive_group(required=True)
@@ -195,7 +180,7 @@ def run(argv: list[str]) -> int:
             labels = asyncio.run(read_topic(settings, settings.topic_labels, args.since, until))
             origin = f"{settings.topic_features} + {settings.topic_labels}, {args.since} to {until}"
         if args.version is not None:
-            model = asyncio.run(stored(settings, args.version))
+            model = asyncio.run(served(settings, args.version)).model
             name = f"{settings.model} version {args.version}"
         else:
             chosen = cast(ModelName, args.model or settings.model)

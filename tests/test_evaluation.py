@@ -19,7 +19,9 @@ from river import datasets, evaluate, metrics
 
 from app import catalog
 from app.evaluation import pairs
+from app.model import OnlineModel, present
 from app.settings import Settings
+from app.store import Store
 from benchmarks.__main__ import create_topics
 from tests.harness import run_eddy
 
@@ -71,6 +73,40 @@ def test_a_replay_from_files_equals_progressive_val_score(
     figures = json.loads(report.read_text())
     assert figures["pairs"] == 1250 and figures["metrics"] == river(delay)
     assert "Accuracy:" in done.stdout and "ROCAUC:" in done.stdout
+
+
+@pytest.mark.integration
+async def test_a_replay_of_a_stored_version_learns_on_from_it(
+    make_settings: Callable[..., Settings], store: Store, tmp_path: Path
+) -> None:
+    features, labels = phishing()
+    trained = OnlineModel("logistic-regression", catalog.build("logistic-regression"))
+    for f, label in zip(features[:600], labels[:600], strict=True):
+        trained.learn(f["features"], label["label"])
+    await store.save_snapshot(trained.name, None, 1, b"", {"learned": 600}, trained.dumps())
+    (tmp_path / "f.jsonl").write_text("".join(json.dumps(e) + "\n" for e in features[600:]))
+    (tmp_path / "l.jsonl").write_text("".join(json.dumps(e) + "\n" for e in labels[600:]))
+    report = tmp_path / "report.json"
+    done = eddy_replay(
+        make_settings(),
+        *("--features", str(tmp_path / "f.jsonl"), "--labels", str(tmp_path / "l.jsonl")),
+        *("--version", "1", "--delay", "100", "--report", str(report)),
+    )
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(report.read_text())
+    assert figures["model"] == "logistic-regression version 1" and figures["pairs"] == 650
+    # River's own evaluation of the same stored model on the same events.
+    metric = metrics.Accuracy() + metrics.ROCAUC() + metrics.LogLoss() + metrics.F1()
+    later = zip(features[600:], labels[600:], strict=True)
+    rest = [(present(f["features"]), y["label"]) for f, y in later]
+    evaluate.progressive_val_score(rest, trained.copy().pipeline, metric, delay=100)
+    assert figures["metrics"] == {type(m).__name__: m.get() for m in metric}
+    missing = eddy_replay(
+        make_settings(),
+        *("--features", str(tmp_path / "f.jsonl"), "--labels", str(tmp_path / "l.jsonl")),
+        *("--version", "7"),
+    )
+    assert missing.returncode == 1 and "no version 7 kept of logistic-regression" in missing.stderr
 
 
 @pytest.mark.integration
