@@ -21,7 +21,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,22 +51,27 @@ class Summary:
     """Labels the model refused (a type it cannot learn, or an error)."""
 
 
-def read_labels(path: Path) -> tuple[dict[str, Label], int]:
-    """The labels file's labels by event id (the first of each id), and how
-    many of its lines the labels contract refused."""
+def labels_by_id(lines: Iterable[str | bytes]) -> tuple[dict[str, Label], int]:
+    """Labels (JSON Lines of the labels contract) by event id, the first of
+    each id, and how many non-blank lines the contract refused."""
     known: dict[str, Label] = {}
     bad = 0
-    with path.open(encoding="utf-8-sig") as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            try:
-                label = LabelEvent.model_validate_json(line)
-            except ValueError:
-                bad += 1
-                continue
-            known.setdefault(label.event_id, label.label)
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            label = LabelEvent.model_validate_json(line)
+        except ValueError:
+            bad += 1
+            continue
+        known.setdefault(label.event_id, label.label)
     return known, bad
+
+
+def read_labels(path: Path) -> tuple[dict[str, Label], int]:
+    """A labels file's labels by event id (``labels_by_id``)."""
+    with path.open(encoding="utf-8-sig") as handle:
+        return labels_by_id(handle)
 
 
 def _learn(

@@ -30,12 +30,12 @@ from aiokafka.admin import AIOKafkaAdminClient
 from river import evaluate, metrics
 
 from app import catalog
-from app.batch import served
+from app.batch import labels_by_id, served
 from app.errors import EddyError
 from app.kafka_auth import client_options
 from app.model import Features, OnlineModel, present
 from app.settings import ModelName, Settings
-from schemas import FeatureEvent, Label, LabelEvent
+from schemas import FeatureEvent, Label
 
 Pair = tuple[Features, Label]
 
@@ -57,15 +57,7 @@ class Report:
 
 def pairs(features: Iterable[bytes], labels: Iterable[bytes]) -> tuple[list[Pair], dict[str, int]]:
     """The labelled events in the features' order, and what was left out."""
-    known: dict[str, Label] = {}
-    bad = 0
-    for raw in labels:
-        try:
-            label = LabelEvent.model_validate_json(raw)
-        except ValueError:
-            bad += 1
-            continue
-        known.setdefault(label.event_id, label.label)
+    known, bad = labels_by_id(labels)
     out: list[Pair] = []
     unlabelled = 0
     seen: set[str] = set()
