@@ -8,10 +8,11 @@
 #   scripts/stack.sh clean    stop, then delete the broker's and Redis' data
 #
 # Beside their plaintext ports, both also answer as production does: Kafka
-# on a SASL_SSL listener (SCRAM-SHA-256/512, user `eddy`), Redis with TLS.
+# on a SASL_SSL listener (SCRAM-SHA-256/512, user `eddy`), Redis with TLS and
+# an ACL user `eddy` limited to the default prefix (`eddy:*`).
 # Their certificates come from a CA of the stack's own, made once with
 # openssl: $STACK_DIR/tls/ca.pem is what a client must trust, and
-# $STACK_DIR/tls/kafka.password the SCRAM user's password.
+# $STACK_DIR/tls/kafka.password and redis.password the users' passwords.
 #
 # Kafka's jars come from Maven (stack/pom.xml pins the version) and run on
 # Java 17. Redis is the distribution's redis-server. Everything this script
@@ -199,6 +200,16 @@ start_kafka() {
   add_scram_user
 }
 
+# The Redis user `eddy`, limited to the default prefix's keys and channels
+# (`eddy:*`) and to no administrative command, as a deployment's user is;
+# its password in $STACK_DIR/tls/redis.password. ACLs live in memory: set at
+# each start, on a Redis of this script's only.
+add_redis_user() {
+  [ -s "$tls_dir/redis.password" ] || (umask 077 && secret >"$tls_dir/redis.password")
+  redis-cli -p "$redis_port" ACL SETUSER eddy on resetpass ">$(cat "$tls_dir/redis.password")" \
+    resetkeys '~eddy:*' resetchannels '&eddy:*' '+@all' '-@dangerous' >/dev/null
+}
+
 ensure_redis_server() {
   command -v redis-server >/dev/null && return
   [ "$(id -u)" = 0 ] || die "redis-server is missing: install Debian's redis-server package"
@@ -217,6 +228,7 @@ start_redis() {
       log "redis on 127.0.0.1:$redis_port has no TLS port: restarting it"
       stop_pid redis "$redis_dir/redis.pid"
     else
+      pid_alive "$redis_dir/redis.pid" && add_redis_user
       log "redis already answers on 127.0.0.1:$redis_port (reused)"
       return
     fi
@@ -229,7 +241,8 @@ start_redis() {
     --dir "$redis_dir" --pidfile "$redis_dir/redis.pid" \
     --logfile "$redis_dir/redis.log" --save "" --appendonly no
   wait_for redis 20 redis_ping || die "redis did not answer on 127.0.0.1:$redis_port"
-  log "redis started on 127.0.0.1:$redis_port (TLS on $redis_tls_port)"
+  add_redis_user
+  log "redis started on 127.0.0.1:$redis_port (TLS on $redis_tls_port; user eddy for eddy:*)"
 }
 
 stop_pid() { # name, pidfile

@@ -135,6 +135,8 @@ class SecureStack:
     kafka_user: str
     kafka_password: str
     redis_tls_port: int
+    redis_password: str
+    """Of the stack's Redis user ``eddy``, limited to the default prefix."""
     ca: Path
 
 
@@ -147,7 +149,8 @@ def secure_stack(kafka_up: None, redis_up: None) -> SecureStack:
     sasl_port = int(os.environ.get("STACK_KAFKA_SASL_PORT") or kafka_port + 2)
     tls_port = int(os.environ.get("STACK_REDIS_TLS_PORT") or redis_port + 1)
     ca, password = state / "tls" / "ca.pem", state / "tls" / "kafka.password"
-    for needed in (ca, password):
+    redis_password = state / "tls" / "redis.password"
+    for needed in (ca, password, redis_password):
         if not needed.is_file():
             pytest.fail(f"no {needed}: run scripts/stack.sh start (STACK_DIR={state})")
     for port in (sasl_port, tls_port):
@@ -155,4 +158,11 @@ def secure_stack(kafka_up: None, redis_up: None) -> SecureStack:
             socket.create_connection(("127.0.0.1", port), timeout=2).close()
         except OSError as exc:
             pytest.fail(f"nothing answers on 127.0.0.1:{port}: run scripts/stack.sh start ({exc})")
-    return SecureStack(f"127.0.0.1:{sasl_port}", "eddy", password.read_text().strip(), tls_port, ca)
+    return SecureStack(
+        f"127.0.0.1:{sasl_port}",
+        "eddy",
+        password.read_text().strip(),
+        tls_port,
+        redis_password.read_text().strip(),
+        ca,
+    )

@@ -246,3 +246,23 @@ def test_a_worker_refused_by_kafka_says_why_and_exits(
     assert refused.returncode != 0
     assert said in refused.stderr, refused.stderr[-2000:]
     assert secure_stack.kafka_password not in refused.stderr + refused.stdout
+
+
+def test_the_stacks_redis_user_reaches_only_the_default_prefix_over_tls(
+    secure_stack: SecureStack,
+) -> None:
+    url = (
+        f"rediss://eddy:{secure_stack.redis_password}@127.0.0.1:{secure_stack.redis_tls_port}/0"
+        f"?ssl_ca_certs={secure_stack.ca}"
+    )
+    user = redis.Redis.from_url(url)
+    probe = f"eddy:probe-{secrets.token_hex(4)}"
+    try:
+        assert user.set(probe, 1, ex=60) and user.get(probe) == b"1"
+        with pytest.raises(NoPermissionError):
+            user.get("eddy-demo:model:logistic-regression:head")
+        with pytest.raises(NoPermissionError):
+            user.config_get("requirepass")  # no administrative command either
+    finally:
+        user.delete(probe)
+        user.close()
