@@ -8,7 +8,7 @@ import asyncio
 import json
 import pickle
 import random
-from typing import Any, cast
+from typing import Any
 
 from redis import asyncio as aioredis
 
@@ -148,9 +148,11 @@ async def newest_snapshot(run: Run, version: int) -> tuple[int, LearnerState | N
         await client.aclose()
     if blob is None:
         return 0, None
-    size = len(blob) + len(model or b"")
-    # The worker's own snapshot, from its own Redis: trusted as the worker trusts it.
-    return size, LearnerState.loads(cast(bytes, blob), cast(bytes | None, model))
+    size = len(blob) + len(model or b"")  # as stored: signed
+    # Read as the worker reads it: signature checked, then unpickled.
+    snapshot = await run.store.load_snapshot(MODEL, version)
+    assert snapshot is not None and snapshot.refusal is None, snapshot
+    return size, LearnerState.loads(snapshot.blob, snapshot.model)
 
 
 async def write_junk(run: Run) -> int:
