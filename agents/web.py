@@ -9,8 +9,9 @@ import hmac
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp.web import HTTPRequestEntityTooLarge
 from faust.web import View
@@ -28,6 +29,8 @@ from schemas import DeadLetterReason, ModelAction
 
 MAX_BODY = 1024**2
 """aiohttp's limit on a request body (its default, which Faust keeps)."""
+T = TypeVar("T")
+D = TypeVar("D")
 LEARN_WAIT_SECONDS = 5.0
 LEARN_POLL_SECONDS = 0.02
 
@@ -142,6 +145,20 @@ TOO_LARGE = api.refusal(
 )
 
 
+def query_number(
+    request: Any, name: str, convert: Callable[[str], T], fits: Callable[[T], bool], default: D
+) -> T | D:
+    """The query's ``name``, converted; ``default`` when it is absent;
+    ``ValueError`` when it does not convert or does not fit."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    value = convert(raw)
+    if not fits(value):
+        raise ValueError(raw)
+    return value
+
+
 async def body(request: Any) -> bytes | None:
     """The request's body, or None past the web server's limit (aiohttp's,
     which would otherwise answer in plain text)."""
@@ -184,9 +201,7 @@ class Learn(View):  # type: ignore[misc]  # Faust's View is untyped
         if learning_refused(request):
             return self.json({"error": "a valid admin or client token is required"}, status=401)
         try:
-            wait = float(request.query.get("wait", LEARN_WAIT_SECONDS))
-            if not 0 <= wait <= 60:
-                raise ValueError(wait)
+            wait = query_number(request, "wait", float, lambda w: 0 <= w <= 60, LEARN_WAIT_SECONDS)
         except ValueError:
             bad = api.refusal(400, DeadLetterReason.SCHEMA_VIOLATION, "wait: seconds from 0 to 60")
             return self.json(bad.body, status=bad.status)
@@ -214,9 +229,7 @@ class Explain(View):  # type: ignore[misc]  # Faust's View is untyped
 
     async def post(self, request: Any) -> Any:
         try:
-            top = int(request.query["top"]) if "top" in request.query else None
-            if top is not None and top < 1:
-                raise ValueError(top)
+            top = query_number(request, "top", int, lambda k: k >= 1, None)
         except ValueError:
             bad = api.refusal(400, DeadLetterReason.SCHEMA_VIOLATION, "top: a count of 1 or more")
             return self.json(bad.body, status=bad.status)
