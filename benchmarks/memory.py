@@ -59,7 +59,7 @@ def phishing_features(n: int) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 async def measure(
-    settings: Settings, name: str, rows: Iterator[tuple[str, dict[str, Any]]], n: int
+    settings: Settings, rows: Iterator[tuple[str, dict[str, Any]]], n: int
 ) -> dict[str, float]:
     prefix = f"mem-{uuid.uuid4().hex[:8]}"
     store = Store.connect(settings.redis_url, prefix, 5.0, 1, signer=Signer(None, unsigned=True))
@@ -118,7 +118,7 @@ async def main(n: int) -> None:
         ("Phishing (9 numbers)", phishing_features(n)),
     ):
         print(f"{name}, {n:,} events:")
-        figures = await measure(settings, name, rows, n)
+        figures = await measure(settings, rows, n)
         for what, value in figures.items():
             print(f"  {what}: {value:,.0f} bytes")
 
