@@ -192,7 +192,7 @@ async def served(settings: Settings, version: int | None) -> ServedModel:
     store = Store.from_settings(settings)
     try:
         name = settings.model
-        snapshot = await store.load_snapshot(name, version, state=False)
+        snapshot = await store.load_snapshot(name, version, state=False, shadow=False)
         if snapshot is None:
             which = "no version" if version is None else f"no version {version} kept"
             raise EddyError(

@@ -21,7 +21,7 @@ from app.drift import ErrorDrift
 from app.errors import BadSnapshot, CommandRefused, ModelError
 from app.model import Features, OnlineModel, Prediction, unpickle
 from app.quality import Quality
-from app.selection import Contender, Rules, SignTest, label_loss, sampled
+from app.selection import Contender, Rules, SignTest, label_loss, shadow_predict
 from app.settings import DetectorName, DriftAction, ModelName, Settings
 from app.store import DUPLICATE
 from schemas import Label, ModelEvent, TrainingEvent
@@ -51,6 +51,29 @@ class Outcome(StrEnum):
     FROZEN = "frozen"
     """Joined, and counted in the live quality, but not learned: an operator
     froze learning or pinned a version."""
+
+
+def dump_shadows(models: dict[str, OnlineModel]) -> bytes:
+    """Challengers' models as one blob (``b""``: none)."""
+    return pickle.dumps(models, protocol=pickle.HIGHEST_PROTOCOL) if models else b""
+
+
+def load_shadows(blob: bytes) -> dict[str, OnlineModel]:
+    """The challengers' models of ``dump_shadows``, or ``BadSnapshot``."""
+    models = unpickle(blob, dict, "challengers", "challengers' models")
+    if not all(isinstance(k, str) and isinstance(m, OnlineModel) for k, m in models.items()):
+        raise BadSnapshot("not challengers' models: a dict of something else")
+    return cast(dict[str, OnlineModel], models)
+
+
+def _contender(found: Contender | tuple[Any, ...]) -> Contender:
+    """A challenger as a snapshot holds it: without its model (a tuple),
+    or, written before the models were kept apart, whole."""
+    if isinstance(found, tuple):
+        quality, test, learned, since = found
+        return Contender(cast(OnlineModel, None), quality, test, learned, since)
+    # Slots unpickled from before ``since`` existed are unset.
+    return Contender(found.model, found.quality, found.test, found.learned)
 
 
 def build(name: ModelName, settings: Settings) -> OnlineModel:
@@ -149,8 +172,8 @@ class LearnerState:
     challengers: dict[str, Contender] = field(default_factory=dict)
     """By pipeline name: they learn the same labels, and are compared."""
     champion: Quality | None = None
-    """The champion's quality measured as the challengers' is (predicted
-    just before learning each label), while there are challengers."""
+    """The champion's served quality on the labels the challengers are
+    compared on (events scored in shadow), while there are challengers."""
     since: int = 0
     """The version the serving model began at: the last promotion,
     rollback, pin or reset (0: none since the model was created)."""
@@ -172,14 +195,24 @@ class LearnerState:
     def learns(self) -> bool:
         return not self.frozen and self.pinned is None
 
-    def dumps(self) -> tuple[bytes, bytes]:
-        """The state and its model, apart: every process loads the model to
-        serve it, only the learner loads the rest (which may hold thousands
-        of waiting labels)."""
-        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL), self.model.dumps()
+    def dumps(self) -> tuple[bytes, bytes, bytes]:
+        """The state, its model and its challengers' models, apart: every
+        process loads the model to serve it and the challengers' to score
+        in shadow; only the learner loads the rest (which may hold
+        thousands of waiting labels). No challengers: ``b""``."""
+        state = pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+        return state, self.model.dumps(), dump_shadows(self.shadows())
+
+    def shadows(self) -> dict[str, OnlineModel]:
+        """The challengers' models, by name: what scores in shadow."""
+        return {name: c.model for name, c in self.challengers.items()}
 
     def __getstate__(self) -> dict[str, Any]:
         state = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
+        # The challengers' models go in their own blob (``dumps``).
+        state["challengers"] = {
+            name: (c.quality, c.test, c.learned, c.since) for name, c in self.challengers.items()
+        }
         # Waiting labels as plain tuples: a backlog of 50,000 pickles in 16 ms
         # this way, in 470 ms as pydantic models, and the learner snapshots
         # every half second.
@@ -202,17 +235,26 @@ class LearnerState:
         for name, value in state.items():
             if name == "waiting":
                 value = [w if isinstance(w, Waiting) else Waiting.load(w) for w in value]
+            elif name == "challengers":
+                value = {n: _contender(c) for n, c in value.items()}
             object.__setattr__(self, name, value)
 
     @staticmethod
-    def loads(blob: bytes, model: bytes | None = None) -> LearnerState:
-        """The state in a snapshot, with its model, or ``BadSnapshot``.
-        (Snapshots written before the model was kept apart hold it inside.)"""
+    def loads(blob: bytes, model: bytes | None = None, shadow: bytes | None = None) -> LearnerState:
+        """The state in a snapshot, with its model and its challengers'
+        models, or ``BadSnapshot``. (Snapshots written before the model, or
+        the challengers' models, were kept apart hold them inside.)"""
         state = unpickle(blob, LearnerState, "snapshot", "a learner snapshot")
         if model is not None:
             state.model = OnlineModel.loads(model)
         elif not hasattr(state, "model"):
             raise BadSnapshot("a learner snapshot without its model")
+        models = load_shadows(shadow) if shadow else {}
+        for name, contender in state.challengers.items():
+            if name in models:
+                contender.model = models[name]
+            elif getattr(contender, "model", None) is None:
+                raise BadSnapshot(f"a learner snapshot without its challenger {name}'s model")
         return state
 
     @classmethod
@@ -277,7 +319,6 @@ class Learner:
             settings.promotion_min_labels,
             settings.promotion == "auto",
             [n for n in settings.challenger_names if n != state.model.name],
-            settings.challenger_sample,
         )
         for name in list(state.challengers):
             if name not in self.rules.names and name != self.drift_challenger:
@@ -289,6 +330,21 @@ class Learner:
             state.champion = Quality(state.model.kind, state.quality.window)
         if not state.challengers:
             state.champion = None
+
+    def wrote(self, version: int) -> None:
+        """A snapshot of it was written as ``version``: what it learns next
+        goes on top, and what its process scores names it."""
+        self.version = self.origin = version
+        self.dirty = False
+
+    def scored(self, x: Features, event_id: str, share: float = 1.0, at: float = 0.0) -> bytes:
+        """The pending record of an event scored by this learner's own
+        models, as its process keeps it (the champion serves, the
+        challengers score in shadow if the event is in ``share``): for a
+        stream replayed through the learner alone (benchmarks, tests)."""
+        state = self.state
+        shadow = shadow_predict(state.shadows(), x, event_id, share)
+        return pending.encode(x, state.model.predict(x), self.origin, at, shadow)
 
     @property
     def drift_challenger(self) -> str | None:
@@ -332,8 +388,11 @@ class Learner:
         return restore
 
     def contender(self, model: OnlineModel) -> Contender:
+        """A new challenger: its shadow predictions count from the next
+        version on (the first to hold it)."""
         test = SignTest(self.rules.alpha, self.rules.effect)
-        return Contender(model, Quality(model.kind, self.state.quality.window), test)
+        quality = Quality(model.kind, self.state.quality.window)
+        return Contender(model, quality, test, since=self.version + 1)
 
     def promote(self, name: str) -> Contender:
         """``name`` becomes the champion; the champion becomes a challenger.
@@ -361,27 +420,28 @@ class Learner:
                 return name
         return None
 
-    def _challenge(self, features: Features, y: Label, compared: bool) -> None:
-        """The challengers learn the label (the champion learns it after);
-        if it is ``compared``, each of them and the champion first predict
-        its features, and are compared."""
+    def _challenge(self, record: pending.Pending, y: Label) -> None:
+        """The challengers learn the label (the champion learns it after).
+        Each one that scored the event in shadow, as the champion served it
+        (a version of the current champion, since the challenger started),
+        is compared with the champion on it."""
         state = self.state
         kind, loss = state.model.kind, self.rules.loss
+        shadow = record.shadow if record.version >= state.since else {}
         champion_loss = 0.0
-        if compared:
-            champion = state.model.predict(features)
+        if shadow:
             assert state.champion is not None
-            state.champion.update(y, champion)
-            champion_loss = label_loss(kind, y, champion, loss)
+            state.champion.update(y, record.served)
+            champion_loss = label_loss(kind, y, record.served, loss)
         for name, contender in state.challengers.items():
             try:
-                prediction = contender.model.predict(features) if compared else None
-                contender.model.learn(features, y)
+                contender.model.learn(record.features, y)
             except ModelError:
-                log.exception("challenger %s could not handle a label", name)
+                log.exception("challenger %s could not learn a label", name)
                 continue
             contender.learned += 1
-            if prediction is not None:
+            prediction = shadow.get(name)
+            if prediction is not None and record.version >= contender.since:
                 contender.quality.update(y, prediction)
                 contender.test.update(champion_loss, label_loss(kind, y, prediction, loss))
 
@@ -491,9 +551,7 @@ class Learner:
             state.error_drift.update(loss(event.label, record.served))
             return Outcome.FROZEN
         if state.challengers:
-            self._challenge(
-                record.features, event.label, sampled(event.event_id, self.rules.sample)
-            )
+            self._challenge(record, event.label)
         try:
             result.dropped_features += state.model.learn(record.features, event.label)
         except ModelError:

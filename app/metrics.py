@@ -118,12 +118,18 @@ prediction_value = _histogram(
 model_version = _gauge("eddy_model_version", "Model version this process serves.", "model")
 compared_quality = _gauge(
     "eddy_compared_quality",
-    "With challengers: the quality of the champion and of each challenger, each predicting "
-    "every label just before learning it (the protocol they are compared by), by pipeline, "
-    "role (champion or challenger) and metric.",
+    "With challengers: the quality of the champion (as served) and of each challenger (as it "
+    "predicted in shadow), on the labels of the events scored in shadow (the labels they are "
+    "compared on), by pipeline, role (champion or challenger) and metric.",
     "model",
     "role",
     "metric",
+)
+shadow_predictions = _counter(
+    "eddy_shadow_predictions",
+    "Events a challenger scored in shadow in this process and whose prediction was kept for "
+    "the comparison with the champion, by challenger.",
+    "model",
 )
 challenger_test = _gauge(
     "eddy_challenger_test_labels",

@@ -1,15 +1,21 @@
 """What is kept of a scored event until its label comes: the features as
-scored, the prediction as served, the model version and the time.
+scored, the prediction as served, the model version, the time, and what the
+challengers predicted in shadow (if the event was in their sample).
 
 >>> from app.model import Prediction
->>> raw = encode({"x": 1.0}, Prediction(True, ((False, 0.25), (True, 0.75))), 3, 10.0)
+>>> served = Prediction(True, ((False, 0.25), (True, 0.75)))
+>>> raw = encode({"x": 1.0}, served, 3, 10.0)
 >>> decode(raw).served
 Prediction(label=True, probabilities=((False, 0.25), (True, 0.75)))
+>>> decode(encode({"x": 1.0}, served, 3, 10.0, {"tree": Prediction(False, None)})).shadow
+{'tree': Prediction(label=False, probabilities=None)}
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
@@ -22,18 +28,39 @@ class Pending:
     served: Prediction
     version: int
     scored_at: float
+    shadow: dict[str, Prediction] = field(default_factory=dict)
+    """Each challenger's prediction of the event, made where it was scored."""
 
 
-def encode(features: Features, served: Prediction, version: int, scored_at: float) -> bytes:
+def _prediction(p: Prediction) -> list[Any]:
+    proba = None if p.probabilities is None else [list(kp) for kp in p.probabilities]
+    return [p.label, proba]
+
+
+def _read(row: list[Any]) -> Prediction:
+    label, proba = row
+    return Prediction(label, None if proba is None else tuple((k, p) for k, p in proba))
+
+
+def encode(
+    features: Features,
+    served: Prediction,
+    version: int,
+    scored_at: float,
+    shadow: Mapping[str, Prediction] | None = None,
+) -> bytes:
     # JSON keeps each class's type (true, 1, "a") and every float exactly
     # (orjson writes the shortest representation that reads back the same).
     proba = None if served.probabilities is None else [list(p) for p in served.probabilities]
-    return orjson.dumps(
-        {"x": features, "y": served.label, "p": proba, "v": version, "t": scored_at}
-    )
+    record: dict[str, Any] = {"x": features, "y": served.label, "p": proba, "v": version}
+    record["t"] = scored_at
+    if shadow:
+        record["s"] = {name: _prediction(p) for name, p in shadow.items()}
+    return orjson.dumps(record)
 
 
 def decode(raw: bytes) -> Pending:
     d = orjson.loads(raw)
     proba = None if d["p"] is None else tuple((k, p) for k, p in d["p"])
-    return Pending(d["x"], Prediction(d["y"], proba), d["v"], d["t"])
+    shadow = {name: _read(row) for name, row in d["s"].items()} if "s" in d else {}
+    return Pending(d["x"], Prediction(d["y"], proba), d["v"], d["t"], shadow)

@@ -14,6 +14,7 @@ from app.drift import bucket, histogram
 from app.errors import InvalidEvent, ModelError
 from app.explain import predict_explained
 from app.intake import Message, dead_letter, parse
+from app.selection import shadow_predict
 from app.serving import ServedModel
 from app.settings import Settings
 from schemas import (
@@ -39,6 +40,8 @@ class ScoredBatch:
     """Probability of each predicted class (classifiers)."""
     pending: list[tuple[str, bytes]] = field(default_factory=list)
     """``(event id, pending record)`` to store before predictions go out."""
+    shadow: Counter[str] = field(default_factory=Counter)
+    """Shadow predictions kept, per challenger."""
     dead_letters: list[DeadLetterEvent] = field(default_factory=list)
     scored: list[Message] = field(default_factory=list)
     """The records behind the predictions, in their order."""
@@ -80,6 +83,7 @@ def score_batch(
     will not learn), only the predictions."""
     out = ScoredBatch()
     model, version = served.model, served.version
+    shadows, sample = served.shadows, settings.challenger_sample
     # 0: no explanation; None: every contribution.
     top = {"off": 0, "top": settings.explain_top, "all": None}[settings.explain]
     scored_at = now.timestamp()
@@ -121,8 +125,14 @@ def score_batch(
         )
         out.scored.append(message)
         if keep:
+            shadow = shadow_predict(shadows, event.features, event.event_id, sample)
+            if shadow:
+                out.shadow.update(shadow.keys())
             out.pending.append(
-                (event.event_id, pending.encode(event.features, prediction, version, scored_at))
+                (
+                    event.event_id,
+                    pending.encode(event.features, prediction, version, scored_at, shadow),
+                )
             )
         occurred = event.occurred_at
         out.origins.append(message.timestamp if occurred is None else occurred.timestamp())

@@ -2,9 +2,11 @@
 the sequential test that decides when one has earned the champion's place.
 Pure.
 
-Every label the learner joins is predicted by the champion and by each
-challenger just before they learn it (progressive validation, the same
-protocol for all), and their per-label losses are compared. Only the labels
+Every event in the sample is scored by each challenger in shadow, where
+the champion scores it, with the same features at the same moment; when
+its label is joined, the challenger's shadow prediction and the champion's
+served one are compared by their per-label losses (each learns the label
+after, exactly once). Only the labels
 where they differ say anything; on those, a challenger no better than the
 champion is better half the time. Wald's sequential probability ratio test
 weighs ``p = 1/2`` against ``p = 1/2 + effect``: it promotes when the
@@ -27,10 +29,12 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from app.model import Kind, OnlineModel, Prediction
+from app.errors import ModelError
+from app.model import Features, Kind, OnlineModel, Prediction
 from app.quality import Quality
 from app.settings import ModelName
 from schemas import Label
@@ -101,6 +105,10 @@ class Contender:
     quality: Quality
     test: SignTest
     learned: int = 0
+    since: int = 0
+    """The first model version whose shadow predictions count for it:
+    those of events scored before it started (or before a promotion
+    restarted the comparison) were made by another model."""
 
     def report(self) -> dict[str, object]:
         return {
@@ -112,13 +120,38 @@ class Contender:
 
 
 def sampled(event_id: str, share: float) -> bool:
-    """Whether the label of ``event_id`` is in a ``share`` of them: by a
-    hash of the id, so the same labels every run and in every process.
+    """Whether ``event_id`` is in a ``share`` of the events: by a hash of
+    the id, so the same events every run and in every process.
 
     >>> sampled("e1", 1.0), sum(sampled(f"e{i}", 0.25) for i in range(10_000))
     (True, 2506)
     """
     return share >= 1.0 or zlib.crc32(event_id.encode()) < share * 2**32
+
+
+def shadow_predict(
+    shadows: Mapping[str, OnlineModel], features: Features, event_id: str, share: float
+) -> dict[str, Prediction]:
+    """Each challenger's prediction of an event, if it is in the ``share``
+    scored in shadow. A challenger that cannot score it says nothing (and
+    is not compared on its label); the champion's prediction is not touched.
+
+    >>> from app import catalog
+    >>> tree = OnlineModel("tree", catalog.build("hoeffding-tree"))
+    >>> shadow_predict({"tree": tree}, {"x": 1.0}, "e1", 1.0)
+    {'tree': Prediction(label=None, probabilities=())}
+    >>> shadow_predict({"tree": tree}, {"x": 1.0}, "e1", 1e-9)
+    {}
+    """
+    if not shadows or not sampled(event_id, share):
+        return {}
+    out = {}
+    for name, model in shadows.items():
+        try:
+            out[name] = model.predict(features)
+        except ModelError:
+            continue
+    return out
 
 
 @dataclass(slots=True)
@@ -131,8 +164,6 @@ class Rules:
     min_labels: int = 1000
     auto: bool = True
     names: list[ModelName] = field(default_factory=list)
-    sample: float = 1.0
-    """Share of labels compared (see ``sampled``)."""
 
 
 def label_loss(kind: Kind, y: Label, prediction: Prediction, loss: str) -> float:

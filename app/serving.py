@@ -32,6 +32,9 @@ class ServedModel:
     line: str = ""
     """The name of the model's line of versions in Redis (``EDDY_MODEL``):
     the served pipeline's own name changes when a challenger is promoted."""
+    shadows: dict[str, OnlineModel] = field(default_factory=dict)
+    """The challengers of the served version, by name: they score in
+    shadow (``EDDY_CHALLENGER_SAMPLE``), never published."""
 
     def __post_init__(self) -> None:
         self.line = self.line or self.model.name
@@ -44,19 +47,30 @@ class ServedModel:
         *,
         learned: int = 0,
         reset: bool = False,
+        shadows: dict[str, OnlineModel] | None = None,
     ) -> bool:
-        """Serve ``version`` if it is newer than the current one (or, with
-        ``reset``, if it is another one: a new line of versions)."""
+        """Serve ``version`` (and its challengers in shadow) if it is newer
+        than the current one (or, with ``reset``, if it is another one: a
+        new line of versions)."""
         if version <= self.version and not (reset and version != self.version):
             return False
         self.model, self.version, self.created_at = model, version, created_at
         self.learned, self.live = learned, False
+        self.shadows = shadows or {}
         return True
 
-    def follow(self, model: OnlineModel, version: int, learned: int) -> None:
-        """Serve the learner's own model, as it stands now."""
+    def follow(
+        self,
+        model: OnlineModel,
+        version: int,
+        learned: int,
+        shadows: dict[str, OnlineModel] | None = None,
+    ) -> None:
+        """Serve the learner's own model, and its challengers in shadow, as
+        they stand now."""
         self.model, self.version, self.learned = model, version, learned
         self.created_at, self.live = time.time(), True
+        self.shadows = shadows or {}
 
     def detach(self) -> None:
         """The learner let go of its model: it is no longer learned in

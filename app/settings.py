@@ -178,15 +178,18 @@ class Settings(BaseSettings):
 
     challengers: str = ""
     """Pipelines (comma-separated names from the model table, of the same
-    kind as ``EDDY_MODEL``) that learn from the same labels in the learner,
-    each compared with the champion label by label."""
+    kind as ``EDDY_MODEL``) that score events in shadow wherever the
+    champion scores them, learn from the same labels in the learner, and
+    are compared with the champion label by label."""
 
     challenger_sample: float = Field(1.0, gt=0, le=1)
-    """Share of labels on which the challengers and the champion are
-    compared (each predicts the label's features before learning it);
-    chosen by event id, so every run picks the same. Challengers learn from
-    every label whatever the share: a smaller one saves their predictions
-    only, and the test needs as many compared labels, so it decides later."""
+    """Share of events the challengers score in shadow (their predictions
+    kept with the event's features until its label comes, and compared
+    with the champion's then); chosen by event id, so every process and
+    run picks the same. Challengers learn from every label whatever the
+    share: a smaller one saves their predictions and the memory they take
+    in Redis, and the test needs as many compared labels, so it decides
+    later."""
 
     promotion: Literal["auto", "manual"] = "auto"
     """``auto``: a challenger that beats the champion by the sequential test

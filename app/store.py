@@ -11,8 +11,11 @@ Keys (``P`` is ``EDDY_REDIS_PREFIX``, ``M`` the model's name):
                               claimed the event (learned at most once)
 ``P:model:M:head``            newest version and its metadata (hash)
 ``P:model:M:snap:<version>``  pickled learner state of that version
-``P:model:M:serve:<version>`` pickled model of that version: all that
-                              serving loads (both signed: ``app.signing``)
+``P:model:M:serve:<version>`` pickled model of that version: what
+                              serving loads
+``P:model:M:shadow:<version>`` pickled models of its challengers: what
+                              scoring in shadow loads (all three signed:
+                              ``app.signing``; absent without challengers)
 ``P:model:M:versions``        log of every version's metadata (sorted set)
 ``P:model:M:new`` (channel)   each new version's number, published as it
                               is written: processes load it at once
@@ -94,17 +97,18 @@ return out
 # Writes a new version only on top of the version the learner started from:
 # a learner that lost its partition cannot fork the model.
 _SNAPSHOT = """
-local head, snap, serve, log, old, old_serve, kept =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local base, version, blob, model, meta, keep, channel, oldest, keep_this, kept_max, serve_prefix =
-  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10],
-  ARGV[11]
+local head, snap, serve, log, old, old_serve, kept, shadow, old_shadow =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local base, version, blob, model, meta, keep, channel, oldest, keep_this, kept_max, serve_prefix,
+  shadows = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9],
+  ARGV[10], ARGV[11], ARGV[12]
 local current = redis.call('HGET', head, 'version')
 if (current or '') ~= base then
   return {0, current or ''}
 end
 redis.call('SET', snap, blob)
 redis.call('SET', serve, model)
+if shadows ~= '' then redis.call('SET', shadow, shadows) else redis.call('DEL', shadow) end
 redis.call('HSET', head, 'version', version, 'meta', meta)
 redis.call('ZADD', log, version, meta)
 redis.call('ZREMRANGEBYRANK', log, 0, -tonumber(keep) - 1)
@@ -116,7 +120,7 @@ if keep_this == '1' then
   end
 end
 if old ~= snap then
-  redis.call('DEL', old)
+  redis.call('DEL', old, old_shadow)
   if not redis.call('ZSCORE', kept, oldest) then redis.call('DEL', old_serve) end
 end
 redis.call('PUBLISH', channel, version)
@@ -190,6 +194,8 @@ class Snapshot:
     refusal: BadSnapshot | None = None
     """Why its blobs were refused unread (signature), if they were: then
     ``blob`` and ``model`` are empty."""
+    shadow: bytes | None = None
+    """Its challengers' models (None: it has none, or they were not asked for)."""
 
 
 DUPLICATE = b"D"
@@ -356,11 +362,13 @@ class Store:
         blob: bytes,
         meta: dict[str, Any],
         served: bytes = b"",
+        shadow: bytes = b"",
         *,
         keep: bool = False,
     ) -> None:
-        """Write ``version`` (the learner's state ``blob`` and the ``served``
-        model) if the head is still ``base``, and publish its number; else
+        """Write ``version`` (the learner's state ``blob``, the ``served``
+        model and its challengers' models, ``shadow``) if the head is still
+        ``base``, and publish its number; else
         ``SnapshotConflict``. Its model is kept past the history if ``keep``
         (or if the version is one of every ``keep_every``)."""
         meta = {"version": version, "created_at": time.time(), **meta}
@@ -373,6 +381,8 @@ class Store:
             self._key("model", model, "snap", oldest),
             self._key("model", model, "serve", oldest),
             self._key("model", model, "kept"),
+            self._key("model", model, "shadow", version),
+            self._key("model", model, "shadow", oldest),
         ]
         args = [
             "" if base is None else base,
@@ -386,6 +396,7 @@ class Store:
             "1" if keep or version % self._keep_every == 0 else "0",
             self._models_kept,
             self._key("model", model, "serve", ""),
+            self._signer.sign(f"{model}:shadow:{version}", shadow) if shadow else b"",
         ]
         written, head = await self._call("snapshot", lambda: self._snapshot(keys=keys, args=args))
         if not written:
@@ -393,26 +404,30 @@ class Store:
             raise SnapshotConflict(f"{model}: head is version {current}, not {base}", current)
 
     async def load_snapshot(
-        self, model: str, version: int | None = None, *, state: bool = True
+        self, model: str, version: int | None = None, *, state: bool = True, shadow: bool = True
     ) -> Snapshot | None:
         """The given version, or the newest; ``None`` if there is none.
         Without ``state``, only the model (``blob`` is empty), unless the
-        snapshot predates keeping the model apart."""
+        snapshot predates keeping the model apart; without ``shadow``, not
+        the challengers' models (a state always has them)."""
         if version is None:
             version = await self.head_version(model)
             if version is None:
                 return None
+        shadow = shadow or state
         pipe = self._redis.pipeline(transaction=False)
         pipe.get(self._key("model", model, "serve", version))
+        if shadow:
+            pipe.get(self._key("model", model, "shadow", version))
         if state:
             pipe.get(self._key("model", model, "snap", version))
         pipe.zrange(self._key("model", model, "versions"), version, version, byscore=True)
-        served, *rest = await self._call("load_snapshot", pipe.execute)
-        if state:
-            blob, metas = rest
-        elif served:
-            blob, (metas,) = b"", rest
-        else:  # an older snapshot: the model is inside the state
+        found = iter(await self._call("load_snapshot", pipe.execute))
+        served = next(found)
+        shadows = next(found) if shadow else None
+        blob = next(found) if state else b""
+        metas = next(found)
+        if not state and not served:  # an older snapshot: the model is inside the state
             return await self.load_snapshot(model, version)
         if blob is None:
             return None
@@ -422,9 +437,13 @@ class Store:
                 blob = self._signer.open(f"{model}:state:{version}", cast(bytes, blob))
             if served:
                 served = self._signer.open(f"{model}:model:{version}", cast(bytes, served))
+            if shadows:
+                shadows = self._signer.open(f"{model}:shadow:{version}", cast(bytes, shadows))
         except BadSnapshot as exc:  # nothing of it is read
             return Snapshot(version, b"", meta, None, refusal=exc)
-        return Snapshot(version, cast(bytes, blob), meta, cast(bytes, served) or None)
+        return Snapshot(
+            version, cast(bytes, blob), meta, cast(bytes, served) or None, None, shadows or None
+        )
 
     async def kept(self, model: str) -> list[int]:
         """Versions whose model is kept past the history, oldest first."""

@@ -26,6 +26,7 @@ from app.metrics import (
     prediction_value,
     predictions_published,
     scoring_latency,
+    shadow_predictions,
     snapshot_age,
     version_quality,
 )
@@ -50,6 +51,8 @@ def record_scored(batch: ScoredBatch, received_at: float, acked_at: float) -> No
             if isinstance(p.prediction, int | float) and not isinstance(p.prediction, bool):
                 prediction_value.observe(p.prediction)
     record_rejected(batch.dead_letters)
+    for model, kept in batch.shadow.items():
+        shadow_predictions.labels(model).inc(kept)
 
 
 def record_rejected(letters: list[DeadLetterEvent]) -> None:

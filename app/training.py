@@ -33,7 +33,7 @@ from typing import Any, Literal, Protocol, TypeVar, overload
 from app import metrics, telemetry
 from app.control import NEW_MODEL, Command, apply
 from app.errors import BadSnapshot, CommandRefused, SnapshotConflict, StoreUnavailable
-from app.learner import Learned, Learner, LearnerState, Record, build
+from app.learner import Learned, Learner, LearnerState, Record, build, load_shadows
 from app.model import OnlineModel
 from app.serving import ServedModel
 from app.settings import Settings
@@ -81,15 +81,20 @@ async def newest_state(
     return await _newest(store, name, head, history, True, lambda s: served_model(s, True))
 
 
+Shadows = dict[str, OnlineModel]
+
+
 async def newest_model(
     store: Store, name: str, head: int | None, history: int
-) -> tuple[OnlineModel, Snapshot] | None:
+) -> tuple[tuple[OnlineModel, Shadows], Snapshot] | None:
     """The newest snapshot whose model loads (the model alone, as serving
-    needs it), and that model."""
-    return await _newest(store, name, head, history, False, lambda s: served_model(s, False))
+    needs it, and its challengers to score in shadow), and those models."""
+    return await _newest(
+        store, name, head, history, False, lambda s: (served_model(s, False), shadows_of(s))
+    )
 
 
-T = TypeVar("T", LearnerState, OnlineModel)
+T = TypeVar("T")
 
 
 async def _newest(
@@ -123,10 +128,18 @@ def served_model(snapshot: Snapshot, state: bool) -> LearnerState | OnlineModel:
     if snapshot.refusal is not None:
         raise snapshot.refusal
     if state:
-        return LearnerState.loads(snapshot.blob, snapshot.model)
+        return LearnerState.loads(snapshot.blob, snapshot.model, snapshot.shadow)
     if snapshot.model is None:  # written before the model was kept apart
         return LearnerState.loads(snapshot.blob).model
     return OnlineModel.loads(snapshot.model)
+
+
+def shadows_of(snapshot: Snapshot) -> Shadows:
+    """The challengers' models in ``snapshot`` (none if it has none, or was
+    read without them); ``BadSnapshot`` if they do not load."""
+    if snapshot.refusal is not None:
+        raise snapshot.refusal
+    return load_shadows(snapshot.shadow) if snapshot.shadow else {}
 
 
 def refused(name: str, version: int, error: BadSnapshot) -> None:
@@ -141,10 +154,13 @@ async def bootstrap(store: Store, initial: LearnerState, history: int = 10) -> S
     found = await newest_model(store, name, await store.head_version(name), history)
     if found is None:
         return ServedModel(initial.model, 0, line=name)
-    model, snapshot = found
+    (model, shadows), snapshot = found
     meta = snapshot.meta
     created = float(meta.get("created_at", 0.0))
-    return ServedModel(model, snapshot.version, created, learned=meta.get("learned", 0), line=name)
+    learned = meta.get("learned", 0)
+    return ServedModel(
+        model, snapshot.version, created, learned=learned, line=name, shadows=shadows
+    )
 
 
 async def refresh(store: Store, served: ServedModel) -> bool:
@@ -164,7 +180,7 @@ async def refresh(store: Store, served: ServedModel) -> bool:
     if snapshot is None:  # trimmed between the two calls: the next refresh gets it
         return False
     try:
-        model = served_model(snapshot, False)
+        model, shadows = served_model(snapshot, False), shadows_of(snapshot)
     except BadSnapshot as exc:
         served.refused = head
         refused(name, head, exc)
@@ -178,6 +194,7 @@ async def refresh(store: Store, served: ServedModel) -> bool:
         snapshot.meta.get("created_at", 0.0),
         learned=snapshot.meta.get("learned", 0),
         reset=head < served.version,
+        shadows=shadows,
     )
     if swapped:
         now = time.time()
@@ -413,7 +430,9 @@ class Training:
         learner = await self._current()
         model = None
         if command.version is not None:
-            snapshot = await self._store.load_snapshot(self._name, command.version, state=False)
+            snapshot = await self._store.load_snapshot(
+                self._name, command.version, state=False, shadow=False
+            )
             try:
                 model = None if snapshot is None else served_model(snapshot, False)
             except BadSnapshot as exc:
@@ -501,7 +520,7 @@ class Training:
     def _serve(self, learner: Learner, label_times: Sequence[float] = ()) -> None:
         """Score with what the learner knows now: no snapshot in between."""
         state = learner.state
-        self._served.follow(state.model, learner.origin, state.learned)
+        self._served.follow(state.model, learner.origin, state.learned, state.shadows())
         telemetry.record_served(self._served)
         if label_times:
             telemetry.record_label_served(list(label_times), time.time())
@@ -550,8 +569,10 @@ class Training:
         if found is None:
             state, version = initial_state(self._settings), head or 0
             if head is None:
-                blob, model = state.dumps()
-                await self._store.save_snapshot(self._name, None, 0, blob, state.meta(), model)
+                blob, model, shadow = state.dumps()
+                await self._store.save_snapshot(
+                    self._name, None, 0, blob, state.meta(), model, shadow
+                )
             else:
                 log.error("%s: no snapshot up to version %d loads: a new model", self._name, head)
         else:
@@ -587,7 +608,7 @@ class Training:
         version = learner.version + 1
         if event is not None and event.action in NEW_MODEL:
             learner.state.began(version)
-        blob, model = learner.state.dumps()
+        blob, model, shadow = learner.state.dumps()
         meta = learner.state.meta()
         if self._labels_at:
             meta["labels_at"] = self._labels_at
@@ -595,7 +616,7 @@ class Training:
             meta["event"] = event.model_dump(mode="json") | {"version": version}
         try:
             await self._store.save_snapshot(
-                self._name, base, version, blob, meta, model, keep=event is not None
+                self._name, base, version, blob, meta, model, shadow, keep=event is not None
             )
         except SnapshotConflict as exc:
             # Resolved by the next ``_current``: ours again on top of a newer
@@ -609,8 +630,7 @@ class Training:
                 exc.head,
             )
             raise
-        learner.version = learner.origin = version
-        learner.dirty = False
+        learner.wrote(version)
         self._last_snapshot = time.monotonic()
         self._unsaved.clear()
         self._labels_at = []

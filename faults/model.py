@@ -47,7 +47,7 @@ def calibrate(names: int, rng: random.Random) -> tuple[int, int]:
     model = OnlineModel(MODEL, catalog.build(MODEL))
     for x, y in new_names(rng, names // NAMES_PER_EVENT):
         model.learn(x, y)
-    state, served = LearnerState.fresh(model).dumps()
+    state, served, _ = LearnerState.fresh(model).dumps()
     return len(state) + len(served), int(model.pipeline._raw_memory_usage)
 
 

@@ -12,6 +12,7 @@ from app.intake import Message, dead_letter
 from app.model import OnlineModel
 from app.pending import decode
 from app.scoring import decode_features, score_batch
+from app.selection import sampled
 from app.serving import ServedModel
 from app.settings import Settings
 from schemas import DeadLetterReason, Source
@@ -87,3 +88,34 @@ def test_every_message_gets_a_prediction_or_a_dead_letter(
     stored = decode(raw)
     assert event_id == "b" and stored.features == {"x": -1.0, "gone": None}
     assert stored.version == 7 and stored.scored_at == NOW.timestamp()
+
+
+def test_challengers_score_their_sample_in_shadow_and_only_the_champion_is_published(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(challenger_sample=0.5)
+    champion = OnlineModel("logistic-regression", catalog.build("logistic-regression"))
+    tree = OnlineModel("hoeffding-tree", catalog.build("hoeffding-tree"))
+    for i in range(300):
+        x = float(i % 7 - 3)
+        champion.learn({"x": x}, x > 0)
+        tree.learn({"x": x}, x < 0)  # the opposite concept: its predictions differ
+    served = ServedModel(champion, 3, shadows={"hoeffding-tree": tree})
+    ids = [f"s{i}" for i in range(40)]
+    messages = [
+        message(f'{{"event_id": "{e}", "features": {{"x": 2.0}}}}'.encode(), i)
+        for i, e in enumerate(ids)
+    ]
+    batch = score_batch(messages, served, settings, NOW)
+
+    assert all(p.model == "logistic-regression" and p.prediction is True for p in batch.predictions)
+    records = {event_id: decode(raw) for event_id, raw in batch.pending}
+    in_sample = {e for e in ids if sampled(e, 0.5)}
+    assert 0 < len(in_sample) < len(ids)
+    assert {e for e, r in records.items() if r.shadow} == in_sample
+    for e in in_sample:
+        assert records[e].shadow["hoeffding-tree"] == tree.predict({"x": 2.0})
+        assert records[e].shadow["hoeffding-tree"].label is False
+    assert batch.shadow == {"hoeffding-tree": len(in_sample)}
+    # Without keeping (a file, an HTTP request), nothing is scored in shadow.
+    assert not score_batch(messages, served, settings, NOW, keep=False).shadow

@@ -13,6 +13,7 @@ from app import catalog, pending
 from app.errors import BadSnapshot
 from app.learner import Learner, LearnerState, Outcome, Waiting
 from app.model import Features, OnlineModel, Prediction
+from app.selection import shadow_predict
 from app.settings import Settings
 from app.store import DUPLICATE
 from benchmarks.drift import run
@@ -104,7 +105,8 @@ def test_the_model_is_kept_apart_from_the_state_and_loads_alone() -> None:
     lrn = learner()
     for i in range(50):
         lrn.learn(lrn.due([(i, label(f"w{i}"))], retry=0), [None], max_delay=60, wait=60, now=10)
-    state, model = lrn.state.dumps()
+    state, model, shadow = lrn.state.dumps()
+    assert shadow == b""  # no challengers
     assert b"w49" in state and b"w49" not in model  # serving never unpickles waiting labels
     assert OnlineModel.loads(model).predict({"x": 1.0}) == lrn.state.model.predict({"x": 1.0})
     with pytest.raises(BadSnapshot, match="without its model"):
@@ -214,10 +216,11 @@ def test_a_drift_challenge_starts_one_warmed_challenger_that_earns_promotion() -
     lrn = learner()
     settings = Settings(drift_action="challenge", drift_warm_labels=300, promotion_min_labels=50)
     lrn.configure(settings)
-    record = pending.encode({"x": 1.0}, SERVED, 0, 90.0)
     challenges, promoted_at = [], None
     for i in range(1400):  # True for 1000 labels, then False: the error rate jumps
         y = i < 1000
+        # Scored by the champion, and by a challenger in shadow once one started.
+        record = lrn.scored({"x": 1.0}, f"e{i}", at=90.0)
         out = lrn.learn([(i, label(f"e{i}", y))], [record], max_delay=60, wait=5, now=100)
         challenges += out.challenges
         if (name := lrn.earned()) is not None:
@@ -225,6 +228,7 @@ def test_a_drift_challenge_starts_one_warmed_challenger_that_earns_promotion() -
             compared = lrn.state.challengers[name].test.compared
             lrn.promote(name)
             promoted_at = i
+        lrn.wrote(lrn.version + 1)  # a snapshot after each label
     # Each drift started a fresh copy, replacing the one on trial: one
     # challenger at a time under one name.
     assert lrn.challenges == len(challenges) >= 1 and lrn.resets == 0
@@ -236,7 +240,8 @@ def test_a_drift_challenge_starts_one_warmed_challenger_that_earns_promotion() -
     assert lrn.state.model.predict({"x": 1.0}).label is False
     # The old champion stays on as a challenger; a later drift may start a
     # new ``@drift`` copy (the name is free again).
-    assert set(lrn.state.challengers) == {"logistic-regression"}
+    assert "logistic-regression" in lrn.state.challengers
+    assert set(lrn.state.challengers) <= {"logistic-regression", "logistic-regression@drift"}
 
 
 def test_a_drift_challenger_survives_a_restart_and_alert_drops_it() -> None:
@@ -272,9 +277,11 @@ def test_quality_by_version_counts_only_labels_of_events_the_new_model_scored() 
 def test_a_command_not_written_is_undone_whole() -> None:
     lrn = learner()
     lrn.configure(Settings(drift_action="challenge", challengers="hoeffding-tree"))
-    record = pending.encode({"x": 1.0}, SERVED, 0, 90.0)
     for i in range(600):  # a drift starts logistic-regression@drift
+        shadow = shadow_predict(lrn.state.shadows(), {"x": 1.0}, f"e{i}", 1.0)
+        record = pending.encode({"x": 1.0}, SERVED, lrn.version, 90.0, shadow)
         lrn.learn([(i, label(f"e{i}", i < 400))], [record], max_delay=60, wait=5, now=100)
+        lrn.wrote(lrn.version + 1)
     state = lrn.state
     assert set(state.challengers) == {"hoeffding-tree", "logistic-regression@drift"}
     tests = {n: c.test for n, c in state.challengers.items()}
@@ -306,3 +313,72 @@ def test_a_learn_requests_reply_survives_a_snapshot_and_an_overflow() -> None:
     other = TrainingEvent(event_id="w2", label=True, label_at=100.0)
     out = again.learn([(1, other)], [None], max_delay=60, wait=5, now=101, wait_max=1)
     assert out.outcomes == {Outcome.OVERFLOW: 1} and out.replies == [("r1:0", "overflow")]
+
+
+def test_a_challenger_is_compared_on_what_it_predicted_in_shadow_where_the_event_was_scored() -> (
+    None
+):
+    lrn = learner()
+    lrn.configure(Settings(challengers="hoeffding-tree"))
+    lrn.wrote(1)  # the first version holding the challenger
+    contender = lrn.state.challengers["hoeffding-tree"]
+    assert contender.since == 1
+    right, wrong = Prediction(True, ((True, 0.9),)), Prediction(False, ((False, 0.9),))
+    shadowed = pending.encode({"x": 1.0}, wrong, 1, 90.0, {"hoeffding-tree": right})
+    lrn.learn([(0, label("a", True))], [shadowed], max_delay=60, wait=5, now=100)
+    # Judged by its shadow prediction (right) against the served one (wrong),
+    # whatever it would say now; the label learned by both, once.
+    assert (contender.test.better, contender.test.worse, contender.test.compared) == (1, 0, 1)
+    assert contender.quality.count == 1 and contender.learned == 1
+    assert lrn.state.champion is not None and lrn.state.champion.count == 1
+    # Not in the sample (no shadow prediction), or scored before the
+    # challenger existed: learned, not compared.
+    unscored = pending.encode({"x": 1.0}, wrong, 1, 90.0)
+    older = pending.encode({"x": 1.0}, wrong, 0, 90.0, {"hoeffding-tree": right})
+    lrn.learn(
+        [(1, label("b", True)), (2, label("c", True))],
+        [unscored, older],
+        max_delay=60,
+        wait=5,
+        now=100,
+    )
+    assert contender.test.compared == 1 and contender.learned == 3
+    # Scored by an older champion (before a promotion, rollback or reset
+    # began a new one at version 5): nothing to compare with.
+    lrn.state.began(5)
+    stale = pending.encode({"x": 1.0}, wrong, 4, 90.0, {"hoeffding-tree": right})
+    lrn.learn([(3, label("d", True))], [stale], max_delay=60, wait=5, now=100)
+    assert contender.test.compared == 1 and contender.learned == 4
+
+
+def test_challengers_models_are_kept_apart_from_the_state() -> None:
+    lrn = learner()
+    lrn.configure(Settings(challengers="hoeffding-tree,adaptive-random-forest"))
+    for i in range(30):
+        lrn.learn([(i, label(f"e{i}", i % 2 == 0))], [stored()], max_delay=60, wait=5, now=100)
+    state, model, shadow = lrn.state.dumps()
+    assert b"ARFClassifier" not in state and b"ARFClassifier" in shadow
+    copy = LearnerState.loads(state, model, shadow)
+    for name, contender in lrn.state.challengers.items():
+        again = copy.challengers[name]
+        assert again.learned == contender.learned == 30 and again.since == contender.since
+        assert again.model.predict({"x": 1.0}) == contender.model.predict({"x": 1.0})
+    with pytest.raises(BadSnapshot, match="without its challenger hoeffding-tree's model"):
+        LearnerState.loads(state, model)
+
+
+def test_snapshots_that_hold_their_challengers_inside_still_load(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lrn = learner()
+    lrn.configure(Settings(challengers="hoeffding-tree"))
+    lrn.learn([(0, label("a"))], [stored()], max_delay=60, wait=5, now=100)
+    with monkeypatch.context() as patch:
+        patch.setattr(LearnerState, "__getstate__", old_getstate)
+        old = pickle.dumps(lrn.state)
+    copy = LearnerState.loads(old)
+    contender = copy.challengers["hoeffding-tree"]
+    assert contender.learned == 1 and contender.since == 0
+    assert contender.model.predict({"x": 1.0}) == lrn.state.challengers[
+        "hoeffding-tree"
+    ].model.predict({"x": 1.0})

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 
 from app.learner import Learner, LearnerState, Outcome
-from app.pending import encode
 from app.selection import SignTest, sampled
 from app.settings import Settings
 from app.training import initial_state
@@ -66,33 +65,37 @@ def linear_stream(n: int, seed: int) -> list[tuple[dict[str, FeatureValue], bool
     return rows
 
 
-def learner_with(
-    champion: str, challengers: str, promotion: str = "auto", sample: float = 1.0
-) -> Learner:
+def learner_with(champion: str, challengers: str, promotion: str = "auto") -> Learner:
     settings = Settings(
         model=champion,
         challengers=challengers,
         promotion=promotion,
         promotion_min_labels=300,
-        challenger_sample=sample,
     )
     learner = Learner(initial_state(settings), 0)
     learner.configure(settings)
     return learner
 
 
-def feed(learner: Learner, rows: list[tuple[dict[str, FeatureValue], bool]]) -> list[int]:
+def feed(
+    learner: Learner, rows: list[tuple[dict[str, FeatureValue], bool]], share: float = 1.0
+) -> list[int]:
     """Labels after which the learner said a challenger earned its place
     (promoting it, as ``Training`` does)."""
     promoted = []
+    learner.wrote(learner.version + 1)  # the first version with its challengers
     for i, (x, y) in enumerate(rows):
-        record = encode(x, learner.state.model.predict(x), 0, 0.0)
+        # Scored by the learner's process (champion, challengers in shadow),
+        # labelled at once, then a snapshot (a version) as ``Training`` writes.
+        record = learner.scored(x, str(i), share)
         event = TrainingEvent(event_id=str(i), label=y, label_at=0.0)
         out = learner.learn([(i, event)], [record], max_delay=1e12, wait=0, now=0.0)
         assert out.outcomes == {Outcome.JOINED: 1}
         if (name := learner.earned()) is not None:
             learner.promote(name)
+            learner.state.began(learner.version + 1)
             promoted.append(i + 1)
+        learner.wrote(learner.version + 1)
     return promoted
 
 
@@ -110,9 +113,9 @@ def test_a_challenger_that_is_better_takes_the_champions_place_once() -> None:
 
 
 def test_a_sample_compares_a_share_of_labels_and_every_label_is_learned() -> None:
-    learner = learner_with("hoeffding-tree", "logistic-regression", "manual", sample=0.25)
+    learner = learner_with("hoeffding-tree", "logistic-regression", "manual")
     rows = linear_stream(3000, seed=4)
-    feed(learner, rows)
+    feed(learner, rows, 0.25)
     state = learner.state
     contender = state.challengers["logistic-regression"]
     expected = sum(sampled(str(i), 0.25) for i in range(3000))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import cast
 
 import pytest
 
@@ -83,3 +84,29 @@ async def test_serving_reads_the_model_alone(store: Store) -> None:
     assert alone.meta["learned"] == 3
     whole = await store.load_snapshot("m", 0)
     assert whole is not None and (whole.blob, whole.model) == (b"state", b"model")
+
+
+async def test_challengers_models_are_kept_and_trimmed_with_their_version(store: Store) -> None:
+    await store.save_snapshot("m", None, 0, b"state 0", {}, b"model 0", b"shadow 0")
+    alone = await store.load_snapshot("m", 0, state=False)
+    assert alone is not None and (alone.model, alone.shadow) == (b"model 0", b"shadow 0")
+    bare = await store.load_snapshot("m", 0, state=False, shadow=False)
+    assert bare is not None and bare.model == b"model 0" and bare.shadow is None
+    whole = await store.load_snapshot("m", 0)
+    assert whole is not None and whole.shadow == b"shadow 0"
+    await store.save_snapshot("m", 0, 1, b"state 1", {}, b"model 1")  # challengers dropped
+    dropped = await store.load_snapshot("m", 1, state=False)
+    assert dropped is not None and dropped.shadow is None
+    for v in range(2, store._history + 2):
+        await store.save_snapshot("m", v - 1, v, b"s", {}, b"m", b"shadow")
+    assert not await store._redis.exists(store._key("model", "m", "shadow", 0))
+    assert await store._redis.exists(store._key("model", "m", "shadow", store._history + 1))
+
+
+async def test_a_tampered_challengers_blob_refuses_its_version(store: Store) -> None:
+    await store.save_snapshot("m", None, 0, b"state", {}, b"model", b"shadow")
+    key = store._key("model", "m", "shadow", 0)
+    signed = cast(bytes, await store._redis.get(key))
+    await store._redis.set(key, signed[:-1] + b"!")
+    snapshot = await store.load_snapshot("m", 0, state=False)
+    assert snapshot is not None and snapshot.refusal is not None and snapshot.shadow is None

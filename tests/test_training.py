@@ -13,7 +13,7 @@ import redis
 from app import catalog, metrics, pending
 from app.control import Command
 from app.learner import Learned, LearnerState, Outcome
-from app.model import OnlineModel, Prediction
+from app.model import Features, OnlineModel, Prediction
 from app.settings import Settings
 from app.signing import Signer
 from app.store import Store
@@ -453,3 +453,32 @@ async def operate(store: Store, twin: Store, settings: Settings) -> None:
     assert learned.outcomes == {Outcome.FROZEN: 1}
     assert training.learner is not None and training.learner.state.learned == 6
     assert (await obey(ModelAction.UNFREEZE))["done"]
+
+
+async def test_every_process_scores_with_the_learners_challengers_in_shadow(
+    store: Store, twin: Store, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(challengers="hoeffding-tree", snapshot_interval_seconds=60)
+    learner_side = await bootstrap(store, untrained())
+    training = Training(store, settings, learner_side)
+    await score(store, "a", "b")
+    await learn(training, [(0, label("a")), (1, label("b"))])
+    # The learner's own process scores with its live challenger...
+    assert training.learner is not None
+    live = training.learner.state.challengers["hoeffding-tree"].model
+    assert learner_side.shadows == {"hoeffding-tree": live}
+    await training.flush()  # ... and writes it with the version
+    # Another process loads it with the version, as it loads the model.
+    other = await bootstrap(twin, untrained())
+    assert other.version == 1 and set(other.shadows) == {"hoeffding-tree"}
+    x: Features = {"x": 1.0}
+    assert other.shadows["hoeffding-tree"].predict(x) == live.predict(x)
+    # Challengers dropped from the settings: the next version has none, and
+    # a process that refreshes to it stops scoring in shadow.
+    follower = await bootstrap(store, untrained())
+    assert follower.version == 1 and follower.shadows
+    plain = Training(twin, make_settings(snapshot_interval_seconds=60), other)
+    await score(twin, "c")
+    await learn(plain, [(2, label("c"))])
+    await plain.flush()
+    assert await refresh(store, follower) and follower.version == 2 and follower.shadows == {}

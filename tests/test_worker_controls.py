@@ -177,6 +177,10 @@ async def test_a_challenger_that_earns_it_is_promoted_on_every_process_and_back_
     await eventually("the scorer serves the new champion", scorer_serves_it, 5)
     status = learner.status()
     assert status is not None and status["learner"]["challengers"]["hoeffding-tree"]
+    # Both processes scored the challenger in shadow where they scored the
+    # champion (the scorer with the challenger it loaded with each version).
+    shadowed = ("eddy_shadow_predictions_total", (("model", "logistic-regression"),))
+    assert scorer.metrics().get(shadowed, 0) > 0 and learner.metrics().get(shadowed, 0) > 0
 
     status_code, back = post(scorer, "/model/promote", {"challenger": "hoeffding-tree"}, TOKEN)
     assert status_code == 200 and back["champion"] == "hoeffding-tree", back
