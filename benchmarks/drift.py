@@ -56,9 +56,8 @@ def run(action: DriftAction, n: int, delay: int, seed: int) -> Recovery:
     detected = recovered = None
     promoted: list[int] = []
     for i, x, y in stream.simulate_qa(sea_drift(n, seed), moment=None, delay=delay):
-        if y is None:
-            served = learner.state.model.predict(x)
-            records[i] = pending.encode(x, served, 0, float(i))
+        if y is None:  # scored by the champion, and any challenger in shadow
+            records[i] = learner.scored(x, str(i), at=float(i))
             continue
         record = records.pop(i)
         hit = pending.decode(record).served.label == y
@@ -71,7 +70,9 @@ def run(action: DriftAction, n: int, delay: int, seed: int) -> Recovery:
             raise AssertionError(f"label {i} not learned: {dict(learned.outcomes)}")
         if (earned := learner.earned()) is not None:  # as the worker's learner does
             learner.promote(earned)
+            learner.state.began(learner.version + 1)
             promoted.append(i - flip)
+        learner.wrote(learner.version + 1)  # a version after each label
         if i == flip - 1:
             before = sum(rolling) / len(rolling)
         if i >= flip:
