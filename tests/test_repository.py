@@ -35,3 +35,14 @@ def test_no_tracked_link_points_outside_the_repository() -> None:
 
 def test_nothing_tracked_is_also_ignored() -> None:
     assert git("ls-files", "--cached", "--ignored", "--exclude-standard").split() == []
+
+
+def test_the_stores_scripts_ship_with_the_package_and_are_all_read() -> None:
+    import tomllib
+
+    from app.store.base import SCRIPTS
+
+    shipped = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert shipped["package-data"]["app.store"] == ["*.lua"]  # the image installs the package
+    on_disk = {p.stem for p in (ROOT / "app" / "store").glob("*.lua")}
+    assert on_disk == set(SCRIPTS) and all(SCRIPTS.values())

@@ -110,3 +110,20 @@ async def test_a_tampered_challengers_blob_refuses_its_version(store: Store) -> 
     await store._redis.set(key, signed[:-1] + b"!")
     snapshot = await store.load_snapshot("m", 0, state=False)
     assert snapshot is not None and snapshot.refusal is not None and snapshot.shadow is None
+
+
+async def test_fewer_models_kept_pushes_the_oldest_kept_out_at_the_next_kept_version(
+    store: Store,
+) -> None:
+    # Every version kept (keep_every 1), five at most, two versions of history.
+    wide = Store(store._redis, store._prefix, 2, 1, 5, signer=store._signer)
+    await wide.save_snapshot("m", None, 0, b"s", {}, b"m0")
+    for v in range(1, 7):
+        await wide.save_snapshot("m", v - 1, v, b"s", {}, f"m{v}".encode())
+    assert await wide.kept("m") == [2, 3, 4, 5, 6]
+    # The operator lowers EDDY_MODELS_KEPT to 2: the next kept version
+    # pushes out the three oldest, and their models (past the history) go.
+    narrow = Store(store._redis, store._prefix, 2, 1, 2, signer=store._signer)
+    await narrow.save_snapshot("m", 6, 7, b"s", {}, b"m7")
+    assert await narrow.kept("m") == [6, 7]
+    assert [await narrow.loadable("m", v) for v in range(2, 8)] == [False] * 4 + [True] * 2

@@ -1,0 +1,115 @@
+"""The only user of Redis, split by what it stores: pending features and
+claims (``app.store.pending``), the model registry (``app.store.registry``)
+and drift windows (``app.store.drift``), over one shared connection
+(``app.store.base``). Their Lua scripts are the ``.lua`` files beside them,
+read once and sent to Redis once per connection; each declares every key
+it touches.
+
+Each method is one round trip. Redis errors become ``StoreUnavailable``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import redis.asyncio as redis
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+
+from app.settings import Settings
+from app.signing import Signer
+from app.store.base import Keyspace
+from app.store.drift import DRIFT_EVENTS_KEPT, Counts, DriftStore, DriftWindows, Window
+from app.store.pending import DUPLICATE, PendingStore
+from app.store.registry import VERSION_LOG_LENGTH, ModelRegistry, Snapshot
+
+__all__ = [
+    "DRIFT_EVENTS_KEPT",
+    "DUPLICATE",
+    "VERSION_LOG_LENGTH",
+    "Counts",
+    "DriftWindows",
+    "Snapshot",
+    "Store",
+    "Window",
+]
+
+
+class Store(PendingStore, ModelRegistry, DriftStore):
+    """Every store of a process, on one connection."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str,
+        snapshot_history: int,
+        keep_every: int = 600,
+        models_kept: int = 100,
+        *,
+        signer: Signer,
+    ) -> None:
+        Keyspace.__init__(self, client, prefix)
+        self._signer = signer
+        self._history = snapshot_history
+        self._keep_every = keep_every
+        self._models_kept = models_kept
+
+    @classmethod
+    def connect(
+        cls,
+        url: str,
+        prefix: str,
+        timeout: float,
+        snapshot_history: int,
+        keep_every: int = 600,
+        models_kept: int = 100,
+        *,
+        signer: Signer,
+    ) -> Store:
+        # redis-py's defaults wait far too long on a frozen server: bound every
+        # call, retry briefly, then let the caller decide.
+        client = redis.Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=3),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+            health_check_interval=30,
+        )
+        return cls(client, prefix, snapshot_history, keep_every, models_kept, signer=signer)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Store:
+        return cls.connect(
+            settings.redis_url,
+            settings.redis_prefix,
+            settings.redis_timeout_seconds,
+            settings.snapshot_history,
+            settings.model_keep_every,
+            settings.models_kept,
+            signer=Signer.from_settings(settings),
+        )
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+    async def put_pending(
+        self,
+        records: Sequence[tuple[str, bytes]],
+        ttl: int,
+        counts: Counts | None = None,
+        window: Window | None = None,
+    ) -> None:
+        """Store what was scored, per event id (a redelivered event keeps its
+        first record), and add the batch's drift histograms to ``window``,
+        in one round trip."""
+        if not records and not counts:
+            return
+        pipe = self._redis.pipeline(transaction=False)
+        if records:
+            await self._queue_pending(pipe, records, ttl)
+        if counts and window is not None:
+            await self._queue_counts(pipe, counts, window)
+        await self._call("put_pending", pipe.execute)

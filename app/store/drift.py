@@ -1,0 +1,151 @@
+"""Drift windows: each window's histograms per subject (features and the
+predictions), the references they are compared with, the latest
+statistics and drift events, and which windows were checked.
+
+Keys (``P`` is ``EDDY_REDIS_PREFIX``):
+
+==============================  =========================================
+``P:drift:subjects``            the subjects watched (bounded)
+``P:drift:win:<id>:<subject>``  a window's histogram of a subject
+``P:drift:ref:<subject>``       its reference histogram
+``P:drift:refwin``              the window each reference came from
+``P:drift:checked:<id>``        set by the one process that checks a window
+``P:drift:stats``               the latest statistic per subject
+``P:drift:events``              the newest drift events
+==============================  =========================================
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from redis.asyncio.client import Pipeline
+from redis.commands.core import AsyncScript
+
+from app.errors import StoreUnavailable
+from app.store.base import Keyspace
+
+DRIFT_EVENTS_KEPT = 100
+Counts = Mapping[str, Mapping[str, int]]
+"""Drift histograms: ``{subject: {bucket: count}}``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The drift window a batch's histograms go to."""
+
+    id: int
+    ttl: int
+    max_subjects: int
+    max_buckets: int
+
+
+@dataclass(frozen=True, slots=True)
+class DriftWindows:
+    """What a drift check reads: per subject, the closed window's histogram,
+    the reference histogram and the window the reference came from."""
+
+    current: dict[str, dict[str, int]]
+    reference: dict[str, dict[str, int]]
+    reference_window: dict[str, int]
+
+
+class DriftStore(Keyspace):
+    @functools.cached_property
+    def _count(self) -> AsyncScript:
+        return self._script("count")
+
+    async def _queue_counts(self, pipe: Pipeline, counts: Counts, window: Window) -> None:
+        """Queue the adding of a batch's histograms to ``window`` on
+        ``pipe``: every key it touches declared."""
+        subjects = list(counts)
+        keys = [self._key("drift", "subjects")]
+        keys += [self._key("drift", "win", window.id, s) for s in subjects]
+        args: list[str | int] = [window.ttl, window.max_subjects, window.max_buckets]
+        args += [len(subjects), *subjects]
+        for j, hist in enumerate(counts.values(), 1):
+            for name, n in hist.items():
+                args += (j, name, n)
+        await self._count(keys=keys, args=args, client=pipe)
+
+    async def claim_drift_check(self, window: int, ttl: int) -> bool:
+        """True for the one process that checks ``window``."""
+        key = self._key("drift", "checked", window)
+        return bool(
+            await self._call("claim_drift_check", lambda: self._redis.set(key, 1, nx=True, ex=ttl))
+        )
+
+    async def drift_checked(self, window: int) -> bool:
+        """Whether some process has checked ``window``."""
+        key = self._key("drift", "checked", window)
+        return bool(await self._call("drift_checked", lambda: self._redis.exists(key)))
+
+    async def unclaim_drift_check(self, window: int) -> None:
+        """Give ``window`` back to the next check (its results were not written)."""
+        key = self._key("drift", "checked", window)
+        # If this fails too, the window stays claimed, and is not judged.
+        with contextlib.suppress(StoreUnavailable):
+            await self._call("unclaim_drift_check", lambda: self._redis.delete(key))
+
+    async def drift_windows(self, window: int) -> DriftWindows:
+        subjects_key = self._key("drift", "subjects")
+        raw = await self._call("drift_subjects", lambda: self._redis.smembers(subjects_key))
+        subjects = sorted(s.decode() for s in cast(set[bytes], raw))
+        pipe = self._redis.pipeline(transaction=False)
+        for subject in subjects:
+            pipe.hgetall(self._key("drift", "win", window, subject))
+            pipe.hgetall(self._key("drift", "ref", subject))
+        pipe.hgetall(self._key("drift", "refwin"))
+        *hists, refwin = await self._call("drift_windows", pipe.execute)
+
+        def decode(h: dict[bytes, bytes]) -> dict[str, int]:
+            return {k.decode(): int(v) for k, v in h.items()}
+
+        return DriftWindows(
+            current={s: decode(hists[2 * i]) for i, s in enumerate(subjects)},
+            reference={s: decode(hists[2 * i + 1]) for i, s in enumerate(subjects)},
+            reference_window={k.decode(): int(v) for k, v in refwin.items()},
+        )
+
+    async def save_drift(
+        self,
+        references: dict[str, tuple[dict[str, int], int]],
+        statistics: dict[str, dict[str, Any]],
+        events: Sequence[str],
+        ttl: int,
+    ) -> None:
+        """New references ``{subject: (histogram, window)}``, the latest
+        statistics, and drift events (the newest ``DRIFT_EVENTS_KEPT`` are kept)."""
+        pipe = self._redis.pipeline(transaction=True)
+        for subject, (hist, window) in references.items():
+            key = self._key("drift", "ref", subject)
+            pipe.delete(key)
+            if hist:
+                pipe.hset(key, mapping=cast(Any, hist))
+                pipe.expire(key, ttl)
+            pipe.hset(self._key("drift", "refwin"), subject, window)
+        if statistics:
+            pipe.hset(
+                self._key("drift", "stats"),
+                mapping={k: json.dumps(v) for k, v in statistics.items()},
+            )
+        if events:
+            pipe.lpush(self._key("drift", "events"), *events)
+            pipe.ltrim(self._key("drift", "events"), 0, DRIFT_EVENTS_KEPT - 1)
+        await self._call("save_drift", pipe.execute)
+
+    async def drift_status(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The latest statistics per subject, and the newest drift events."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hgetall(self._key("drift", "stats"))
+        pipe.lrange(self._key("drift", "events"), 0, -1)
+        stats, events = await self._call("drift_status", pipe.execute)
+        return (
+            {k.decode(): json.loads(v) for k, v in stats.items()},
+            [json.loads(e) for e in events],
+        )
