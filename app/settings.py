@@ -137,7 +137,14 @@ class Settings(BaseSettings):
     """Redis holding pending features, label claims and model snapshots:
     ``redis://[user:password@]host:port/db``, or ``rediss://`` for TLS
     (``?ssl_ca_certs=...`` and the other options redis-py takes). Shown
-    with its password masked."""
+    with its password masked. With ``EDDY_REDIS_CLUSTER``, any node of the
+    cluster (the client finds the others)."""
+
+    redis_cluster: bool = False
+    """Whether ``EDDY_REDIS_URL`` is a Redis Cluster. Its keys then carry
+    hash tags, so the keys each script touches share a slot, and batches
+    are split by slot; its key names differ from a single server's, so
+    switching either way starts from an empty Redis."""
 
     redis_prefix: str = Field("eddy", min_length=1)
     """Prefix of every Redis key, so several deployments can share one Redis."""

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The local stack without Docker: one Apache Kafka broker (KRaft, single node)
-# and one Redis server.
+# The local stack without Docker: one Apache Kafka broker (KRaft, single node),
+# one Redis server, and a Redis Cluster of three primaries.
 #
 #   scripts/stack.sh start    start what is not running yet, wait until it answers
 #   scripts/stack.sh stop     stop what this script started (never a foreign server)
@@ -14,13 +14,18 @@
 # openssl: $STACK_DIR/tls/ca.pem is what a client must trust, and
 # $STACK_DIR/tls/kafka.password and redis.password the users' passwords.
 #
+# The Redis Cluster (three redis-server --cluster-enabled yes, joined by
+# redis-cli --cluster create, no replicas) is for running the worker with
+# EDDY_REDIS_CLUSTER=true; its first node is redis://127.0.0.1:<its port>.
+#
 # Kafka's jars come from Maven (stack/pom.xml pins the version) and run on
 # Java 17. Redis is the distribution's redis-server. Everything this script
 # writes lives under .stack/ in the project.
 #
 # Environment: STACK_KAFKA_PORT (9092), STACK_KAFKA_CONTROLLER_PORT (9093),
 # STACK_KAFKA_SASL_PORT (the Kafka port + 2), STACK_REDIS_PORT (6379),
-# STACK_REDIS_TLS_PORT (the Redis port + 1), STACK_KAFKA_HEAP (512m), STACK_DIR (.stack),
+# STACK_REDIS_TLS_PORT (the Redis port + 1), STACK_REDIS_CLUSTER_PORT (the Redis
+# port + 10: the cluster's three nodes take it and the next two), STACK_KAFKA_HEAP (512m), STACK_DIR (.stack),
 # STACK_KAFKA_VERSION (the pom's; set it to try another release).
 set -euo pipefail
 
@@ -31,9 +36,12 @@ controller_port=${STACK_KAFKA_CONTROLLER_PORT:-9093}
 redis_port=${STACK_REDIS_PORT:-6379}
 sasl_port=${STACK_KAFKA_SASL_PORT:-$((kafka_port + 2))}
 redis_tls_port=${STACK_REDIS_TLS_PORT:-$((redis_port + 1))}
+cluster_port=${STACK_REDIS_CLUSTER_PORT:-$((redis_port + 10))}
+cluster_ports="$cluster_port $((cluster_port + 1)) $((cluster_port + 2))"
 heap=${STACK_KAFKA_HEAP:-512m}
 kafka_dir=$state/kafka
 redis_dir=$state/redis
+cluster_dir=$state/redis-cluster
 tls_dir=$state/tls
 
 log() { printf '[stack] %s\n' "$*"; }
@@ -245,6 +253,49 @@ start_redis() {
   log "redis started on 127.0.0.1:$redis_port (TLS on $redis_tls_port; user eddy for eddy:*)"
 }
 
+cluster_ok() { # every node answers and sees the whole cluster
+  local port
+  for port in $cluster_ports; do
+    redis-cli -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+  done
+}
+
+start_cluster() {
+  if cluster_ok; then
+    log "redis cluster already answers on 127.0.0.1:$cluster_port (reused)"
+    return
+  fi
+  local port nodes="" known=1
+  for port in $cluster_ports; do [ -s "$cluster_dir/$port/nodes.conf" ] || known=0; done
+  for port in $cluster_ports; do
+    nodes="$nodes 127.0.0.1:$port"
+    [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && continue
+    mkdir -p "$cluster_dir/$port"
+    redis-server --bind 127.0.0.1 --port "$port" --daemonize yes \
+      --cluster-enabled yes --cluster-config-file "$cluster_dir/$port/nodes.conf" \
+      --cluster-node-timeout 5000 \
+      --dir "$cluster_dir/$port" --pidfile "$cluster_dir/$port/redis.pid" \
+      --logfile "$cluster_dir/$port/redis.log" --save "" --appendonly no
+    wait_for "redis cluster node" 20 redis-cli -p "$port" ping >/dev/null \
+      || die "redis cluster node did not answer on 127.0.0.1:$port"
+  done
+  # Nodes restarted from their saved configuration find each other again.
+  if [ $known = 1 ] && wait_for "redis cluster" 20 cluster_ok; then
+    log "redis cluster restarted on 127.0.0.1:$cluster_port"
+    return
+  fi
+  # shellcheck disable=SC2086  # one word per node
+  redis-cli --cluster create $nodes --cluster-replicas 0 --cluster-yes >"$cluster_dir/create.log" 2>&1 \
+    || die "redis cluster not created: see $cluster_dir/create.log"
+  wait_for "redis cluster" 30 cluster_ok || die "redis cluster on 127.0.0.1:$cluster_port is not ok"
+  log "redis cluster started on 127.0.0.1:$cluster_port (three primaries: ports $cluster_ports)"
+}
+
+stop_cluster() {
+  local port
+  for port in $cluster_ports; do stop_pid "redis cluster node $port" "$cluster_dir/$port/redis.pid"; done
+}
+
 stop_pid() { # name, pidfile
   local name=$1 pidfile=$2
   if pid_alive "$pidfile"; then
@@ -261,24 +312,28 @@ stop_pid() { # name, pidfile
 status() {
   if port_open "$kafka_port"; then log "kafka: up on 127.0.0.1:$kafka_port"; else log "kafka: down"; fi
   if redis_ping; then log "redis: up on 127.0.0.1:$redis_port"; else log "redis: down"; fi
+  if cluster_ok; then log "redis cluster: up on 127.0.0.1:$cluster_port"; else log "redis cluster: down"; fi
 }
 
 case "${1:-}" in
   start)
     began=$SECONDS
     start_redis
+    start_cluster
     start_kafka
     log "stack ready in $((SECONDS - began)) s"
     ;;
   stop)
     stop_pid kafka "$kafka_dir/kafka.pid"
     stop_pid redis "$redis_dir/redis.pid"
+    stop_cluster
     ;;
   status) status ;;
   clean)
     stop_pid kafka "$kafka_dir/kafka.pid"
     stop_pid redis "$redis_dir/redis.pid"
-    rm -rf "$kafka_dir/data" "$kafka_dir/logs" "$redis_dir"
+    stop_cluster
+    rm -rf "$kafka_dir/data" "$kafka_dir/logs" "$redis_dir" "$cluster_dir"
     log "broker and redis data removed"
     ;;
   *) echo "usage: $0 start|stop|status|clean" >&2; exit 2 ;;

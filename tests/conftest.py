@@ -23,6 +23,12 @@ from tests.harness import SNAPSHOT_KEY, Worker, delete_topics, free_port
 
 REDIS_URL = Settings().redis_url
 KAFKA_BOOTSTRAP = Settings().kafka_bootstrap
+CLUSTER_URL = os.environ.get("STACK_REDIS_CLUSTER_URL", "redis://127.0.0.1:6389")
+"""The stack's Redis Cluster (three primaries): tests that must hold on
+both kinds of Redis take ``redis_kind`` (see ``both_redis``)."""
+
+both_redis = pytest.mark.parametrize("redis_kind", ["redis", "redis-cluster"], indirect=True)
+"""Run a test on a single Redis and on the stack's Redis Cluster."""
 
 
 RUNS: list[str] = []
@@ -43,10 +49,18 @@ def _delete_the_sessions_topics() -> Iterator[None]:
 
 
 @pytest.fixture
-def make_settings() -> Callable[..., Settings]:
-    """Settings isolated from every other test: own group, topics, Redis keys."""
+def redis_kind(request: pytest.FixtureRequest) -> str:
+    """``redis`` (one server, the default) or ``redis-cluster``."""
+    return str(getattr(request, "param", "redis"))
+
+
+@pytest.fixture
+def make_settings(redis_kind: str) -> Callable[..., Settings]:
+    """Settings isolated from every other test: own group, topics, Redis keys
+    (on the Redis Cluster, for a test run with ``both_redis``)."""
     run = unique("t")
     RUNS.append(run)
+    cluster = redis_kind == "redis-cluster"
 
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
@@ -62,6 +76,7 @@ def make_settings() -> Callable[..., Settings]:
             "web_port": free_port(),
             "snapshot_key": SNAPSHOT_KEY,
             "snapshot_key_file": None,
+            **({"redis_url": CLUSTER_URL, "redis_cluster": True} if cluster else {}),
         }
         values.update(overrides)
         return Settings(**values)
@@ -69,32 +84,40 @@ def make_settings() -> Callable[..., Settings]:
     return make
 
 
-@pytest.fixture(scope="session")
-def redis_up() -> None:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+@pytest.fixture
+def redis_up(redis_kind: str) -> None:
+    """The Redis of the test's kind answers, or the test fails."""
+    url = CLUSTER_URL if redis_kind == "redis-cluster" else REDIS_URL
     try:
+        client = sync_client(url, redis_kind == "redis-cluster")
         client.ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"Redis is not answering at {REDIS_URL}: run scripts/stack.sh start ({exc})")
-    finally:
         client.close()
+    except redis.RedisError as exc:
+        pytest.fail(f"{redis_kind} is not answering at {url}: run scripts/stack.sh start ({exc})")
+
+
+def sync_client(url: str, cluster: bool) -> redis.Redis | redis.RedisCluster:
+    if cluster:
+        return redis.RedisCluster.from_url(url, socket_connect_timeout=2)
+    return redis.Redis.from_url(url, socket_connect_timeout=2)
 
 
 @pytest.fixture
 async def store(redis_up: None, make_settings: Callable[..., Settings]) -> AsyncIterator[Store]:
     settings = make_settings()
     s = Store.connect(
-        REDIS_URL,
+        settings.redis_url,
         settings.redis_prefix,
         2.0,
         settings.snapshot_history,
         signer=Signer.from_settings(settings),
+        cluster=settings.redis_cluster,
     )
     yield s
-    client = redis.Redis.from_url(REDIS_URL)
+    client = sync_client(settings.redis_url, settings.redis_cluster)
     keys = list(client.scan_iter(f"{settings.redis_prefix}:*", count=1000))
-    if keys:
-        client.delete(*keys)
+    for key in keys:  # one at a time: a cluster's keys are on several nodes
+        client.delete(key)
     client.close()
     await s.close()
 

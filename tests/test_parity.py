@@ -17,6 +17,7 @@ from app.replay import replay
 from app.settings import Settings
 from app.store import Store
 from demo.stream import qa_events
+from tests.conftest import both_redis
 
 pytestmark = pytest.mark.integration
 
@@ -38,6 +39,7 @@ def test_catalog_model_matches_rivers_documented_figures() -> None:
     assert round(reference["roc_auc"] * 100, 2) == 95.07
 
 
+@both_redis
 @pytest.mark.parametrize("delay", [0, 100])
 async def test_replay_equals_progressive_val_score(
     delay: int, store: Store, make_settings: Callable[..., Settings]

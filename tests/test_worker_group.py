@@ -12,6 +12,7 @@ from river import datasets
 from app.settings import Settings
 from app.store import Store
 from demo.stream import qa_events
+from tests.conftest import both_redis
 from tests.harness import Reader, Worker, as_records, eventually, produce, wait_assigned
 
 pytestmark = pytest.mark.integration
@@ -48,6 +49,7 @@ async def share_features(first: Worker, second: Worker, settings: Settings) -> N
     await eventually("both workers to own feature partitions", both_own_features, 60)
 
 
+@both_redis
 async def test_two_workers_share_the_stream_and_one_learns(
     make_settings: Callable[..., Settings], spawn: Callable[[Settings], Worker], store: Store
 ) -> None:

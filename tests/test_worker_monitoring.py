@@ -15,6 +15,7 @@ from river import datasets, metrics
 from app.settings import Settings
 from app.store import Store
 from demo.stream import qa_events
+from tests.conftest import both_redis
 from tests.harness import Reader, Worker, as_records, eventually, produce, wait_assigned
 from tests.test_worker_group import learned
 
@@ -100,6 +101,7 @@ def shifting_features(n: int, shift_from: int, seed: int) -> list[tuple[str, str
     return records
 
 
+@both_redis
 async def test_a_feature_shift_raises_one_drift_event_and_a_stationary_stream_none(
     make_settings: Callable[..., Settings], spawn: Callable[[Settings], Worker]
 ) -> None:

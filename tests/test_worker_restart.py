@@ -11,12 +11,14 @@ from river import datasets
 from app.settings import Settings
 from app.store import Store
 from demo.stream import qa_events
+from tests.conftest import both_redis
 from tests.harness import Reader, Worker, as_records, eventually, produce, wait_assigned
 from tests.test_worker_group import learned
 
 pytestmark = pytest.mark.integration
 
 
+@both_redis
 async def test_killed_worker_resumes_from_its_snapshot(
     make_settings: Callable[..., Settings], spawn: Callable[[Settings], Worker], store: Store
 ) -> None:

@@ -1,9 +1,10 @@
 """The only user of Redis, split by what it stores: pending features and
 claims (``app.store.pending``), the model registry (``app.store.registry``)
 and drift windows (``app.store.drift``), over one shared connection
-(``app.store.base``). Their Lua scripts are the ``.lua`` files beside them,
-read once and sent to Redis once per connection; each declares every key
-it touches.
+(``app.store.base``) to a Redis server or a Redis Cluster
+(``EDDY_REDIS_CLUSTER``). Their Lua scripts are the ``.lua`` files beside
+them, read once and sent to Redis when it lacks them; each declares every
+key it touches, and those keys share a slot.
 
 Each method is one round trip. Redis errors become ``StoreUnavailable``.
 """
@@ -11,8 +12,10 @@ Each method is one round trip. Redis errors become ``StoreUnavailable``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import redis.asyncio as redis
+from redis.asyncio.cluster import RedisCluster
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -20,7 +23,7 @@ from redis.retry import Retry
 
 from app.settings import Settings
 from app.signing import Signer
-from app.store.base import Keyspace
+from app.store.base import Client, Keyspace
 from app.store.drift import DRIFT_EVENTS_KEPT, Counts, DriftStore, DriftWindows, Window
 from app.store.pending import DUPLICATE, PendingStore
 from app.store.registry import VERSION_LOG_LENGTH, ModelRegistry, Snapshot
@@ -42,7 +45,7 @@ class Store(PendingStore, ModelRegistry, DriftStore):
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: Client,
         prefix: str,
         snapshot_history: int,
         keep_every: int = 600,
@@ -67,16 +70,21 @@ class Store(PendingStore, ModelRegistry, DriftStore):
         models_kept: int = 100,
         *,
         signer: Signer,
+        cluster: bool = False,
     ) -> Store:
         # redis-py's defaults wait far too long on a frozen server: bound every
         # call, retry briefly, then let the caller decide.
-        client = redis.Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=3),
-            retry_on_error=[RedisConnectionError, RedisTimeoutError],
-            health_check_interval=30,
+        options: dict[str, Any] = {
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+            "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=3),
+            "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+            "health_check_interval": 30,
+        }
+        client: Client = (
+            RedisCluster.from_url(url, **options)
+            if cluster
+            else redis.Redis.from_url(url, **options)
         )
         return cls(client, prefix, snapshot_history, keep_every, models_kept, signer=signer)
 
@@ -90,6 +98,7 @@ class Store(PendingStore, ModelRegistry, DriftStore):
             settings.model_keep_every,
             settings.models_kept,
             signer=Signer.from_settings(settings),
+            cluster=settings.redis_cluster,
         )
 
     async def close(self) -> None:
@@ -107,9 +116,13 @@ class Store(PendingStore, ModelRegistry, DriftStore):
         in one round trip."""
         if not records and not counts:
             return
-        pipe = self._redis.pipeline(transaction=False)
-        if records:
-            await self._queue_pending(pipe, records, ttl)
-        if counts and window is not None:
-            await self._queue_counts(pipe, counts, window)
-        await self._call("put_pending", pipe.execute)
+
+        async def send() -> Any:
+            pipe = self._redis.pipeline(transaction=False)
+            if records:
+                self._queue_pending(pipe, records, ttl)
+            if counts and window is not None:
+                self._queue_counts(pipe, counts, window)
+            return await pipe.execute()
+
+        await self._call("put_pending", send)

@@ -13,19 +13,17 @@ Keys (``P`` is ``EDDY_REDIS_PREFIX``):
 ``P:drift:stats``               the latest statistic per subject
 ``P:drift:events``              the newest drift events
 ==============================  =========================================
+
+On a Redis Cluster they are one group, ``P:{drift}:...``: one slot.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
-
-from redis.asyncio.client import Pipeline
-from redis.commands.core import AsyncScript
 
 from app.errors import StoreUnavailable
 from app.store.base import Keyspace
@@ -56,51 +54,47 @@ class DriftWindows:
 
 
 class DriftStore(Keyspace):
-    @functools.cached_property
-    def _count(self) -> AsyncScript:
-        return self._script("count")
-
-    async def _queue_counts(self, pipe: Pipeline, counts: Counts, window: Window) -> None:
+    def _queue_counts(self, pipe: Any, counts: Counts, window: Window) -> None:
         """Queue the adding of a batch's histograms to ``window`` on
         ``pipe``: every key it touches declared."""
         subjects = list(counts)
-        keys = [self._key("drift", "subjects")]
-        keys += [self._key("drift", "win", window.id, s) for s in subjects]
+        keys = [self._in("drift", "subjects")]
+        keys += [self._in("drift", "win", window.id, s) for s in subjects]
         args: list[str | int] = [window.ttl, window.max_subjects, window.max_buckets]
         args += [len(subjects), *subjects]
         for j, hist in enumerate(counts.values(), 1):
             for name, n in hist.items():
                 args += (j, name, n)
-        await self._count(keys=keys, args=args, client=pipe)
+        self._eval(pipe, "count", keys, args)
 
     async def claim_drift_check(self, window: int, ttl: int) -> bool:
         """True for the one process that checks ``window``."""
-        key = self._key("drift", "checked", window)
+        key = self._in("drift", "checked", window)
         return bool(
             await self._call("claim_drift_check", lambda: self._redis.set(key, 1, nx=True, ex=ttl))
         )
 
     async def drift_checked(self, window: int) -> bool:
         """Whether some process has checked ``window``."""
-        key = self._key("drift", "checked", window)
+        key = self._in("drift", "checked", window)
         return bool(await self._call("drift_checked", lambda: self._redis.exists(key)))
 
     async def unclaim_drift_check(self, window: int) -> None:
         """Give ``window`` back to the next check (its results were not written)."""
-        key = self._key("drift", "checked", window)
+        key = self._in("drift", "checked", window)
         # If this fails too, the window stays claimed, and is not judged.
         with contextlib.suppress(StoreUnavailable):
             await self._call("unclaim_drift_check", lambda: self._redis.delete(key))
 
     async def drift_windows(self, window: int) -> DriftWindows:
-        subjects_key = self._key("drift", "subjects")
+        subjects_key = self._in("drift", "subjects")
         raw = await self._call("drift_subjects", lambda: self._redis.smembers(subjects_key))
         subjects = sorted(s.decode() for s in cast(set[bytes], raw))
         pipe = self._redis.pipeline(transaction=False)
         for subject in subjects:
-            pipe.hgetall(self._key("drift", "win", window, subject))
-            pipe.hgetall(self._key("drift", "ref", subject))
-        pipe.hgetall(self._key("drift", "refwin"))
+            pipe.hgetall(self._in("drift", "win", window, subject))
+            pipe.hgetall(self._in("drift", "ref", subject))
+        pipe.hgetall(self._in("drift", "refwin"))
         *hists, refwin = await self._call("drift_windows", pipe.execute)
 
         def decode(h: dict[bytes, bytes]) -> dict[str, int]:
@@ -123,27 +117,27 @@ class DriftStore(Keyspace):
         statistics, and drift events (the newest ``DRIFT_EVENTS_KEPT`` are kept)."""
         pipe = self._redis.pipeline(transaction=True)
         for subject, (hist, window) in references.items():
-            key = self._key("drift", "ref", subject)
+            key = self._in("drift", "ref", subject)
             pipe.delete(key)
             if hist:
                 pipe.hset(key, mapping=cast(Any, hist))
                 pipe.expire(key, ttl)
-            pipe.hset(self._key("drift", "refwin"), subject, window)
+            pipe.hset(self._in("drift", "refwin"), subject, window)
         if statistics:
             pipe.hset(
-                self._key("drift", "stats"),
+                self._in("drift", "stats"),
                 mapping={k: json.dumps(v) for k, v in statistics.items()},
             )
         if events:
-            pipe.lpush(self._key("drift", "events"), *events)
-            pipe.ltrim(self._key("drift", "events"), 0, DRIFT_EVENTS_KEPT - 1)
+            pipe.lpush(self._in("drift", "events"), *events)
+            pipe.ltrim(self._in("drift", "events"), 0, DRIFT_EVENTS_KEPT - 1)
         await self._call("save_drift", pipe.execute)
 
     async def drift_status(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The latest statistics per subject, and the newest drift events."""
         pipe = self._redis.pipeline(transaction=False)
-        pipe.hgetall(self._key("drift", "stats"))
-        pipe.lrange(self._key("drift", "events"), 0, -1)
+        pipe.hgetall(self._in("drift", "stats"))
+        pipe.lrange(self._in("drift", "events"), 0, -1)
         stats, events = await self._call("drift_status", pipe.execute)
         return (
             {k.decode(): json.loads(v) for k, v in stats.items()},

@@ -23,19 +23,21 @@ Keys (``P`` is ``EDDY_REDIS_PREFIX``, ``M`` the model's line, ``EDDY_MODEL``):
                                 its owner renews it: a stopped or revoked
                                 owner simply stops renewing)
 =============================== ===========================================
+
+On a Redis Cluster a model's keys are one group, ``P:{model:M}:...``: one
+slot, so a version is written by one script, all or nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any, cast
 
-from redis.commands.core import AsyncScript
+from redis.asyncio.cluster import RedisCluster
 
 from app.errors import BadSnapshot, SnapshotConflict
 from app.signing import Signer
@@ -66,9 +68,9 @@ class ModelRegistry(Keyspace):
     _keep_every: int
     _models_kept: int
 
-    @functools.cached_property
-    def _snapshot(self) -> AsyncScript:
-        return self._script("snapshot")
+    def _model_key(self, model: str, *parts: str | int) -> str:
+        """A key of ``model``'s line: all of them one group (one slot)."""
+        return self._in(f"model:{model}", *parts)
 
     # -- the learner's heartbeat ---------------------------------------------
 
@@ -86,14 +88,14 @@ class ModelRegistry(Keyspace):
 
     async def head_version(self, model: str) -> int | None:
         raw = await self._call(
-            "head", lambda: self._redis.hget(self._key("model", model, "head"), "version")
+            "head", lambda: self._redis.hget(self._model_key(model, "head"), "version")
         )
         return None if raw is None else int(raw)
 
     async def head_meta(self, model: str) -> dict[str, Any] | None:
         """The newest version's metadata (what it learned, its quality), without its blob."""
         raw = await self._call(
-            "head", lambda: self._redis.hget(self._key("model", model, "head"), "meta")
+            "head", lambda: self._redis.hget(self._model_key(model, "head"), "meta")
         )
         return None if raw is None else cast(dict[str, Any], json.loads(raw))
 
@@ -122,16 +124,16 @@ class ModelRegistry(Keyspace):
         # touches (only the learner writes versions, so they stay so).
         gone = await self._kept_out(model) if keep_this else []
         keys = [
-            self._key("model", model, "head"),
-            self._key("model", model, "snap", version),
-            self._key("model", model, "serve", version),
-            self._key("model", model, "versions"),
-            self._key("model", model, "snap", oldest),
-            self._key("model", model, "serve", oldest),
-            self._key("model", model, "kept"),
-            self._key("model", model, "shadow", version),
-            self._key("model", model, "shadow", oldest),
-            *(self._key("model", model, "serve", v) for v in gone),
+            self._model_key(model, "head"),
+            self._model_key(model, "snap", version),
+            self._model_key(model, "serve", version),
+            self._model_key(model, "versions"),
+            self._model_key(model, "snap", oldest),
+            self._model_key(model, "serve", oldest),
+            self._model_key(model, "kept"),
+            self._model_key(model, "shadow", version),
+            self._model_key(model, "shadow", oldest),
+            *(self._model_key(model, "serve", v) for v in gone),
         ]
         args = [
             "" if base is None else base,
@@ -147,7 +149,9 @@ class ModelRegistry(Keyspace):
             self._signer.sign(f"{model}:shadow:{version}", shadow) if shadow else b"",
             *gone,
         ]
-        written, head = await self._call("snapshot", lambda: self._snapshot(keys=keys, args=args))
+        written, head = await self._call(
+            "snapshot", lambda: self._eval(self._redis, "snapshot", keys, args)
+        )
         if not written:
             current = int(head) if head else None
             raise SnapshotConflict(f"{model}: head is version {current}, not {base}", current)
@@ -155,7 +159,7 @@ class ModelRegistry(Keyspace):
     async def _kept_out(self, model: str) -> list[int]:
         """The oldest kept versions, as many as one more kept would push
         past ``models_kept``."""
-        key = self._key("model", model, "kept")
+        key = self._model_key(model, "kept")
         count = await self._call("kept", lambda: self._redis.zcard(key))
         over = count + 1 - self._models_kept
         if over <= 0:
@@ -176,12 +180,12 @@ class ModelRegistry(Keyspace):
                 return None
         shadow = shadow or state
         pipe = self._redis.pipeline(transaction=False)
-        pipe.get(self._key("model", model, "serve", version))
+        pipe.get(self._model_key(model, "serve", version))
         if shadow:
-            pipe.get(self._key("model", model, "shadow", version))
+            pipe.get(self._model_key(model, "shadow", version))
         if state:
-            pipe.get(self._key("model", model, "snap", version))
-        pipe.zrange(self._key("model", model, "versions"), version, version, byscore=True)
+            pipe.get(self._model_key(model, "snap", version))
+        pipe.zrange(self._model_key(model, "versions"), version, version, byscore=True)
         found = iter(await self._call("load_snapshot", pipe.execute))
         served = next(found)
         shadows = next(found) if shadow else None
@@ -207,46 +211,46 @@ class ModelRegistry(Keyspace):
 
     async def kept(self, model: str) -> list[int]:
         """Versions whose model is kept past the history, oldest first."""
-        key = self._key("model", model, "kept")
+        key = self._model_key(model, "kept")
         raw = await self._call("kept", lambda: self._redis.zrange(key, 0, -1))
         return [int(cast(bytes, v)) for v in raw]
 
     async def loadable(self, model: str, version: int) -> bool:
         """Whether ``version``'s model is still in Redis."""
-        key = self._key("model", model, "serve", version)
+        key = self._model_key(model, "serve", version)
         return bool(await self._call("loadable", lambda: self._redis.exists(key)))
 
     # -- operators' commands ---------------------------------------------
 
     async def send_command(self, model: str, command: dict[str, Any]) -> None:
         """Queue a command for the learner (it takes them in order)."""
-        key = self._key("model", model, "commands")
+        key = self._model_key(model, "commands")
         await self._call("command", lambda: self._redis.lpush(key, json.dumps(command)))
 
     async def next_command(self, model: str) -> dict[str, Any] | None:
         """The oldest command not taken yet, taken."""
-        key = self._key("model", model, "commands")
+        key = self._model_key(model, "commands")
         raw = await self._call("command", lambda: self._redis.rpop(key))
         return None if raw is None else cast(dict[str, Any], json.loads(cast(bytes, raw)))
 
     async def retake_command(self, model: str, command: dict[str, Any]) -> None:
         """Put a taken command back, first in line (it was not carried out)."""
-        key = self._key("model", model, "commands")
+        key = self._model_key(model, "commands")
         await self._call("command", lambda: self._redis.rpush(key, json.dumps(command)))
 
     async def command_done(self, model: str, command_id: str, result: dict[str, Any]) -> None:
         """What became of a command (kept an hour)."""
-        key = self._key("model", model, "done", command_id)
+        key = self._model_key(model, "done", command_id)
         await self._call("command", lambda: self._redis.set(key, json.dumps(result), ex=3600))
 
     async def command_result(self, model: str, command_id: str) -> dict[str, Any] | None:
-        key = self._key("model", model, "done", command_id)
+        key = self._model_key(model, "done", command_id)
         raw = await self._call("command", lambda: self._redis.get(key))
         return None if raw is None else cast(dict[str, Any], json.loads(cast(bytes, raw)))
 
     def channel(self, model: str) -> str:
         """Where each new version of ``model`` is announced."""
-        return self._key("model", model, "new")
+        return self._key("model", model, "new")  # a channel, not a key: no group
 
     async def announced(self, model: str) -> AsyncGenerator[int | None, None]:
         """The versions of ``model`` as they are written: a push, not a poll.
@@ -254,6 +258,10 @@ class ModelRegistry(Keyspace):
         caller's to read. Raises ``StoreUnavailable`` when the connection is
         lost: what is published meanwhile is not replayed, so subscribe
         again and read the head."""
+        if isinstance(self._redis, RedisCluster):
+            # Its map of slots to nodes, which a subscription needs, comes
+            # with the first command: this may be the first.
+            await self._call("subscribe", self._redis.initialize)
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         try:
             await self._call("subscribe", lambda: pubsub.subscribe(self.channel(model)))
@@ -273,7 +281,7 @@ class ModelRegistry(Keyspace):
     ) -> list[dict[str, Any]]:
         """Metadata of every logged version (from ``first`` to ``last``, if
         given), oldest first."""
-        key = self._key("model", model, "versions")
+        key = self._model_key(model, "versions")
         if first is None and last is None:
             raw = await self._call("versions", lambda: self._redis.zrange(key, 0, -1))
         else:
