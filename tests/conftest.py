@@ -87,6 +87,16 @@ def make_settings(redis_kind: str) -> Callable[..., Settings]:
 @pytest.fixture
 def redis_up(redis_kind: str) -> None:
     """The Redis of the test's kind answers, or the test fails."""
+    answers(redis_kind)
+
+
+@pytest.fixture(scope="session")
+def redis_server_up() -> None:
+    """The single Redis server answers (for session fixtures)."""
+    answers("redis")
+
+
+def answers(redis_kind: str) -> None:
     url = CLUSTER_URL if redis_kind == "redis-cluster" else REDIS_URL
     try:
         client = sync_client(url, redis_kind == "redis-cluster")
@@ -164,7 +174,7 @@ class SecureStack:
 
 
 @pytest.fixture(scope="session")
-def secure_stack(kafka_up: None, redis_up: None) -> SecureStack:
+def secure_stack(kafka_up: None, redis_server_up: None) -> SecureStack:
     root = Path(__file__).resolve().parent.parent
     state = Path(os.environ.get("STACK_DIR") or root / ".stack")
     kafka_port = int(KAFKA_BOOTSTRAP.split(",")[0].rsplit(":", 1)[1])
