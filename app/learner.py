@@ -21,7 +21,7 @@ from app.drift import ErrorDrift
 from app.errors import BadSnapshot, CommandRefused, ModelError
 from app.model import Features, OnlineModel, Prediction, unpickle
 from app.quality import Quality
-from app.selection import Contender, Rules, SignTest, label_loss, shadow_predict
+from app.selection import Contender, Rules, SignTest, label_loss, sampled, shadow_predict
 from app.settings import DetectorName, DriftAction, ModelName, Settings
 from app.store import DUPLICATE
 from schemas import Label, ModelEvent, TrainingEvent
@@ -48,6 +48,9 @@ class Outcome(StrEnum):
     FAILED = "failed"
     """Learning it raised an unexpected error: dead-lettered with reason
     ``processing_error``, not learned."""
+    UNSAMPLED = "unsampled"
+    """Its event was not in ``EDDY_PENDING_SAMPLE``'s share: its features
+    were not kept, so it is not learned (nor waited for)."""
     FROZEN = "frozen"
     """Joined, and counted in the live quality, but not learned: an operator
     froze learning or pinned a version."""
@@ -302,6 +305,8 @@ class Learner:
         self.resets = 0
         self.challenges = 0
         self.rules = Rules()
+        self.kept = 1.0
+        """The share of events whose features are kept (``EDDY_PENDING_SAMPLE``)."""
 
     def configure(self, settings: Settings) -> None:
         """Take the drift action and the challengers of ``settings``: those
@@ -309,6 +314,7 @@ class Learner:
         no longer named are dropped."""
         state = self.state
         self.drift_action = settings.drift_action
+        self.kept = settings.pending_sample
         if settings.drift_action != "alert":
             self.fresh = lambda: build(cast(ModelName, state.model.name), settings)
         self.recent = deque(maxlen=settings.drift_warm_labels)
@@ -500,6 +506,11 @@ class Learner:
         del waiting[:retried]
         for (offset, event), raw in zip(records, joined, strict=True):
             state.offset = max(state.offset, offset)
+            if raw is None and not sampled(event.event_id, self.kept):
+                outcomes[Outcome.UNSAMPLED] += 1
+                if event.reply is not None:
+                    result.replies.append((event.reply, Outcome.UNSAMPLED.value))
+                continue
             if raw is None and now - since.get(offset, now) < wait:
                 waiting.append(Waiting(offset, event, since.get(offset, now)))
                 continue

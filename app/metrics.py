@@ -67,7 +67,8 @@ consumer_lag = _gauge(
 )
 label_outcomes = _counter(
     "eddy_label_outcomes",
-    "Labels by outcome: joined, duplicate, unknown, expired, invalid, overflow, failed.",
+    "Labels by outcome: joined, duplicate, unknown, expired, invalid, overflow, failed, "
+    "frozen, unsampled.",
     "outcome",
 )
 label_delay = _histogram(

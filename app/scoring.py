@@ -14,7 +14,7 @@ from app.drift import bucket, histogram
 from app.errors import InvalidEvent, ModelError
 from app.explain import predict_explained
 from app.intake import Message, dead_letter, parse
-from app.selection import shadow_predict
+from app.selection import sampled, shadow_predict
 from app.serving import ServedModel
 from app.settings import Settings
 from schemas import (
@@ -84,6 +84,7 @@ def score_batch(
     out = ScoredBatch()
     model, version = served.model, served.version
     shadows, sample = served.shadows, settings.challenger_sample
+    kept = settings.pending_sample
     # 0: no explanation; None: every contribution.
     top = {"off": 0, "top": settings.explain_top, "all": None}[settings.explain]
     scored_at = now.timestamp()
@@ -124,7 +125,7 @@ def score_batch(
             )
         )
         out.scored.append(message)
-        if keep:
+        if keep and sampled(event.event_id, kept):
             shadow = shadow_predict(shadows, event.features, event.event_id, sample)
             if shadow:
                 out.shadow.update(shadow.keys())

@@ -222,6 +222,13 @@ class Settings(BaseSettings):
     pending_ttl_seconds: int = Field(86_400, ge=1)
     """How long predict-time features are kept in Redis, waiting for a label."""
 
+    pending_sample: float = Field(1.0, gt=0, le=1)
+    """Share of scored events whose predict-time features are kept for
+    their labels, chosen by a hash of the event id (the same events in
+    every process and run; ``sampled`` in the README). For labels that
+    come for a known share of events only, labelled by the same rule: the
+    memory for the others is saved, and their labels count ``unsampled``."""
+
     label_max_delay_seconds: int | None = Field(None, ge=1)
     """Labels arriving later than this after scoring are counted as expired and
     not learned. Defaults to ``pending_ttl_seconds``."""

@@ -119,3 +119,21 @@ def test_challengers_score_their_sample_in_shadow_and_only_the_champion_is_publi
     assert batch.shadow == {"hoeffding-tree": len(in_sample)}
     # Without keeping (a file, an HTTP request), nothing is scored in shadow.
     assert not score_batch(messages, served, settings, NOW, keep=False).shadow
+
+
+def test_only_the_kept_share_of_events_keeps_its_features(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(pending_sample=0.25)
+    served = ServedModel(
+        OnlineModel("logistic-regression", catalog.build("logistic-regression")), 1
+    )
+    ids = [f"k{i}" for i in range(80)]
+    messages = [
+        message(f'{{"event_id": "{e}", "features": {{"x": 1.0}}}}'.encode(), i)
+        for i, e in enumerate(ids)
+    ]
+    batch = score_batch(messages, served, settings, NOW)
+    assert len(batch.predictions) == 80  # every event is predicted
+    assert [e for e, _ in batch.pending] == [e for e in ids if sampled(e, 0.25)]
+    assert sum(batch.counts["x"].values()) == 80  # drift watches every event

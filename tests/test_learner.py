@@ -13,7 +13,7 @@ from app import catalog, pending
 from app.errors import BadSnapshot
 from app.learner import Learner, LearnerState, Outcome, Waiting
 from app.model import Features, OnlineModel, Prediction
-from app.selection import shadow_predict
+from app.selection import sampled, shadow_predict
 from app.settings import Settings
 from app.store import DUPLICATE
 from benchmarks.drift import run
@@ -382,3 +382,17 @@ def test_snapshots_that_hold_their_challengers_inside_still_load(
     assert contender.model.predict({"x": 1.0}) == lrn.state.challengers[
         "hoeffding-tree"
     ].model.predict({"x": 1.0})
+
+
+def test_a_label_of_an_event_outside_the_kept_share_counts_unsampled_at_once() -> None:
+    lrn = learner()
+    lrn.configure(Settings(pending_sample=0.5))
+    ids = [f"e{i}" for i in range(40)]
+    outside = next(e for e in ids if not sampled(e, 0.5))
+    inside = next(e for e in ids if sampled(e, 0.5))
+    out = lrn.learn(
+        [(0, label(outside)), (1, label(inside))], [None, None], max_delay=60, wait=30, now=10
+    )
+    # The sampled one waits for its features; the other never will have any.
+    assert out.outcomes == {Outcome.UNSAMPLED: 1}
+    assert [w.event.event_id for w in lrn.state.waiting] == [inside]

@@ -67,6 +67,7 @@ async def test_a_label_that_breaks_learning_is_dead_lettered_and_the_rest_learne
         "invalid": 0,
         "overflow": 0,
         "frozen": 0,
+        "unsampled": 0,
     }
     async with Reader(settings.kafka_bootstrap, settings.topic_dead_letter) as reader:
         [letter] = await reader.until("a dead letter", lambda v: len(v) >= 1, 30)

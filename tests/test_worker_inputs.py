@@ -10,9 +10,10 @@ from collections.abc import Callable
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from app.selection import sampled
 from app.settings import Settings
 from app.store import Store
-from tests.harness import Reader, Worker, eventually, wait_assigned
+from tests.harness import Reader, Worker, eventually, produce, wait_assigned
 
 pytestmark = pytest.mark.integration
 
@@ -123,6 +124,7 @@ async def test_bad_input_is_dead_lettered_and_labels_are_counted(
         "overflow": 0,
         "failed": 0,
         "frozen": 0,
+        "unsampled": 0,
     }
     meta = await store.head_meta(settings.model)
     assert meta is not None and meta["learned"] == 2
@@ -132,3 +134,34 @@ async def test_bad_input_is_dead_lettered_and_labels_are_counted(
     label_letters = {d["reason"] for d in letters if d["source"]["topic"] == settings.topic_labels}
     assert label_letters == {"label_type_mismatch", "schema_violation"}
     assert worker.alive()
+
+
+async def test_a_sampled_share_of_events_keeps_features_and_the_others_labels_count_unsampled(
+    make_settings: Callable[..., Settings], spawn: Callable[[Settings], Worker], store: Store
+) -> None:
+    settings = make_settings(pending_sample=0.3, label_wait_seconds=30)
+    worker = spawn(settings)
+    await wait_assigned([worker], {settings.topic_features: 4, settings.topic_training: 1})
+    ids = [f"ok-{i}" for i in range(200)]
+    kept = [e for e in ids if sampled(e, 0.3)]
+    assert 30 < len(kept) < 90
+    records = [(settings.topic_features, e, feature(i)) for i, e in enumerate(ids)]
+    records += [
+        (settings.topic_labels, e, json.dumps({"event_id": e, "label": True}).encode()) for e in ids
+    ]
+    await produce(settings.kafka_bootstrap, records)
+
+    async with Reader(settings.kafka_bootstrap, settings.topic_predictions) as reader:
+        await reader.until("every event predicted", lambda v: len(v) >= len(ids), 30)
+
+    async def settled() -> dict[str, int] | None:
+        meta = await store.head_meta(settings.model) or {}
+        outcomes = meta.get("outcomes", {})
+        done = outcomes.get("joined", 0) + outcomes.get("unsampled", 0)
+        return outcomes if done == len(ids) else None
+
+    # Unsampled labels do not wait out EDDY_LABEL_WAIT_SECONDS (30 s here).
+    outcomes = await eventually("every label's outcome", settled, 20)
+    assert outcomes["joined"] == len(kept) and outcomes["unsampled"] == len(ids) - len(kept)
+    assert outcomes["unknown"] == 0
+    assert await store.count_pending(settings.pending_ttl_seconds) == len(kept)
