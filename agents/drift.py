@@ -16,8 +16,11 @@ from schemas import DriftEvent
 log = logging.getLogger(__name__)
 
 
-@app.timer(max(settings.drift_window_seconds / 4, 0.25))
+@app.timer(min(max(settings.drift_window_seconds / 4, 0.25), 5.0))
 async def check_feature_drift() -> None:
+    # At most every 5 s: in event time, a replayed backlog closes windows
+    # far faster than the wall clock would (a check with none due is one
+    # round trip).
     if not runtime.learning:
         return
     served = await runtime.served()

@@ -16,7 +16,9 @@ from app.runtime.internals import ack, messages, tracked
 from app.runtime.publish import publish
 from app.scoring import ScoredBatch, score_batch
 from app.streams import app, fetches, persist, runtime, settings, topics
-from app.watch import window_for
+from app.watch import window_limits
+
+LIMITS = window_limits(settings)
 
 
 @app.agent(fetches.features)
@@ -46,14 +48,14 @@ async def deliver(batch: ScoredBatch, received: float) -> ScoredBatch:
     # its turns of the event loop (p50 5.5 ms of 21 at 2,000 events/s). A
     # label that reaches the learner before its features waits for them
     # (EDDY_LABEL_WAIT_SECONDS); the batch is acknowledged once all are done.
-    window = window_for(settings, received)
     store = partial(
         persist,
         runtime.store.put_pending,
         batch.pending,
         settings.pending_ttl_seconds,
-        batch.counts,
-        window,
+        batch.windows,
+        LIMITS,
+        batch.clock,
     )
     predict = partial(publish, topics.predictions, [(p.event_id, p) for p in batch.predictions])
     _, failed, _ = await asyncio.gather(

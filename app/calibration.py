@@ -1,9 +1,12 @@
 """``python -m app.calibration``: how the drift detectors fare on streams with
 known drift points, and on streams without any.
 
-Feature statistics run on windows of ``--window`` events, as the worker runs
-them on its time windows; error detectors run on the 0/1 errors of the
-default model learning online (predict, then learn). Every stream is seeded.
+Feature statistics run on the worker's own windows: each event is given an
+event time (``--rate`` events a second from the epoch on) and counts in the
+window ``app.drift.window_of`` gives it, ``--window-seconds`` long, judged
+in order against the worker's reference policy (``check_window``); error
+detectors run on the 0/1 errors of the default model learning online
+(predict, then learn). Every stream is seeded.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any, get_args
 from river.datasets import synth
 
 from app import catalog
-from app.drift import DETECTORS, ErrorDrift, Statistic, check_window, histogram
+from app.drift import DETECTORS, ErrorDrift, Statistic, check_window, histogram, window_of
 from app.model import OnlineModel
 from app.settings import DetectorName
 
@@ -105,24 +108,37 @@ class Alarms:
 
 
 def feature_alarms(
-    scenario: Scenario, seed: int, window: int, numeric: Statistic, categorical: Statistic
+    scenario: Scenario,
+    seed: int,
+    numeric: Statistic,
+    categorical: Statistic,
+    rate: float = 10.0,
+    width: float = 100.0,
+    min_count: int = 500,
 ) -> Alarms:
+    """Alarms of the feature statistics, at the index of the event that
+    closes each drifted window."""
     alarms = Alarms()
     references: dict[str, dict[str, int]] = {}
-    rows = [x for x, _ in scenario.stream(seed)]
-    for start in range(0, len(rows) - window + 1, window):
-        for subject, current in histogram(rows[start : start + window]).items():
+    windows: dict[int, list[dict[str, Any]]] = {}
+    ends: dict[int, int] = {}
+    for i, (x, _) in enumerate(scenario.stream(seed)):
+        window = window_of(i / rate, width)
+        windows.setdefault(window, []).append(x)
+        ends[window] = i + 1
+    for window in sorted(windows)[:-1]:  # the last may be partial: still open
+        for subject, current in histogram(windows[window]).items():
             check = check_window(
                 references.get(subject),
                 current,
                 numeric=numeric,
                 categorical=categorical,
                 thresholds=THRESHOLDS,
-                min_count=window // 2,
+                min_count=min_count,
             )
             references[subject] = dict(check.reference)
             if check.drifted:
-                alarms.at.append(start + window)
+                alarms.at.append(ends[window])
                 break  # one alarm per window, whichever subjects drifted
     return alarms
 
@@ -142,15 +158,25 @@ def error_alarms(scenario: Scenario, seed: int) -> dict[str, Alarms]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m app.calibration", description=__doc__)
-    parser.add_argument("--window", type=int, default=1000, help="events per feature window")
+    parser.add_argument("--rate", type=float, default=10.0, help="events a second")
+    parser.add_argument(
+        "--window-seconds", type=float, default=100.0, help="EDDY_DRIFT_WINDOW_SECONDS"
+    )
+    parser.add_argument("--min-events", type=int, default=500, help="EDDY_DRIFT_MIN_EVENTS")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
-    print(f"windows of {args.window} events; delays and false alarms in events\n")
+    print(
+        f"windows of {args.window_seconds:g} s at {args.rate:g} events/s "
+        f"({args.window_seconds * args.rate:,.0f} events); delays and false alarms in events\n"
+    )
     print("| stream | drift | detector | delay | false alarms |\n|---|---|---|---|---|")
     for s in SCENARIOS:
         pairs: list[tuple[Statistic, Statistic]] = [("psi", "js"), ("ks", "chi2")]
         results: dict[str, Alarms] = {
-            f"{n}+{c}": feature_alarms(s, args.seed, args.window, n, c) for n, c in pairs
+            f"{n}+{c}": feature_alarms(
+                s, args.seed, n, c, args.rate, args.window_seconds, args.min_events
+            )
+            for n, c in pairs
         }
         results.update(error_alarms(s, args.seed))
         for name, alarms in results.items():

@@ -99,6 +99,16 @@ def bucket_value(name: str) -> float:
     return bound if name[0] == "p" else -bound
 
 
+def window_of(at: float, width: float) -> int:
+    """The drift window of event time ``at`` (seconds since the epoch):
+    windows of ``width`` seconds from the epoch on.
+
+    >>> window_of(125.0, 60.0), window_of(120.0, 60.0)
+    (2, 2)
+    """
+    return math.floor(at / width)
+
+
 def histogram(rows: Iterable[Features]) -> dict[str, Counter[str]]:
     """Per feature, the count of each bucket in ``rows`` (absent and null skipped).
 

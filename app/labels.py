@@ -42,9 +42,11 @@ def route_labels(
             out.dead_letters.append(dead_letter(message, exc, now, settings.max_payload_bytes))
             continue
         out.routed.append(message)
-        out.training.append(
-            TrainingEvent(event_id=label.event_id, label=label.label, label_at=message.timestamp)
-        )
+        # The label's time: when it happened, or reached the topic (its
+        # lateness is judged against the event's time; one stamped ahead of
+        # the event by more than the allowed delay is expired, not learned).
+        at = message.timestamp if label.occurred_at is None else label.occurred_at.timestamp()
+        out.training.append(TrainingEvent(event_id=label.event_id, label=label.label, label_at=at))
     return out
 
 

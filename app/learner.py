@@ -482,11 +482,15 @@ class Learner:
         wait: float,
         now: float,
         wait_max: int | None = None,
+        watermark: float | None = None,
     ) -> Learned:
         """Learn each record of ``due()`` in order, given what ``Store.join``
-        returned for it. A label with no features yet waits up to ``wait``
-        seconds (kept in the state, so snapshots hold it) before it counts as
-        unknown; at most ``wait_max`` labels wait, the oldest gives up first
+        returned for it. A label with no features yet waits (kept in the
+        state, so snapshots hold it) at least ``wait`` seconds, and until the
+        scored stream's ``watermark`` (event time: see ``app.watch``) has
+        passed the label's time, before it counts as unknown: in a replay
+        whose scoring lags its labels, a label waits for the scorer to get
+        there. At most ``wait_max`` labels wait, the oldest gives up first
         (``overflow``). A label whose learning raises anything the model does
         not (a bug, a corrupt record) is ``failed``, and the batch goes on."""
         result = Learned()
@@ -511,7 +515,10 @@ class Learner:
                 if event.reply is not None:
                     result.replies.append((event.reply, Outcome.UNSAMPLED.value))
                 continue
-            if raw is None and now - since.get(offset, now) < wait:
+            if raw is None and (
+                now - since.get(offset, now) < wait
+                or (watermark is not None and watermark < min(event.label_at, now))
+            ):
                 waiting.append(Waiting(offset, event, since.get(offset, now)))
                 continue
             try:
@@ -550,7 +557,7 @@ class Learner:
         if raw == DUPLICATE:
             return Outcome.DUPLICATE
         record = pending.decode(raw)
-        if event.label_at - record.scored_at > max_delay:
+        if event.label_at - record.at > max_delay:  # in event time: a replay as it happened
             return Outcome.EXPIRED
         state = self.state
         if not state.model.accepts(event.label):

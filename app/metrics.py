@@ -189,6 +189,11 @@ features_dropped = _counter(
 kafka_errors = _counter(
     "eddy_kafka_errors", "Kafka sends that failed, by topic (the batch is retried).", "topic"
 )
+drift_windows_judged = _counter(
+    "eddy_drift_windows_judged",
+    "Feature and prediction drift windows judged against their references, each once across "
+    "all processes, in event time (a replayed backlog closes many at once).",
+)
 drift_detected = _counter(
     "eddy_drift_detected",
     "Drift detections, by kind (error, feature, prediction) and subject.",

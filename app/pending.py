@@ -30,6 +30,15 @@ class Pending:
     scored_at: float
     shadow: dict[str, Prediction] = field(default_factory=dict)
     """Each challenger's prediction of the event, made where it was scored."""
+    occurred: float | None = None
+    """The event's time (its ``occurred_at``, or its Kafka timestamp, not
+    past ``scored_at``): what a label's lateness is judged against. None
+    in records written before it was kept."""
+
+    @property
+    def at(self) -> float:
+        """The event's time, or its scoring time for older records."""
+        return self.scored_at if self.occurred is None else self.occurred
 
 
 def _prediction(p: Prediction) -> list[Any]:
@@ -48,6 +57,7 @@ def encode(
     version: int,
     scored_at: float,
     shadow: Mapping[str, Prediction] | None = None,
+    occurred: float | None = None,
 ) -> bytes:
     # JSON keeps each class's type (true, 1, "a") and every float exactly
     # (orjson writes the shortest representation that reads back the same).
@@ -56,6 +66,8 @@ def encode(
     record["t"] = scored_at
     if shadow:
         record["s"] = {name: _prediction(p) for name, p in shadow.items()}
+    if occurred is not None and occurred != scored_at:
+        record["o"] = occurred
     return orjson.dumps(record)
 
 
@@ -63,4 +75,4 @@ def decode(raw: bytes) -> Pending:
     d = orjson.loads(raw)
     proba = None if d["p"] is None else tuple((k, p) for k, p in d["p"])
     shadow = {name: _read(row) for name, row in d["s"].items()} if "s" in d else {}
-    return Pending(d["x"], Prediction(d["y"], proba), d["v"], d["t"], shadow)
+    return Pending(d["x"], Prediction(d["y"], proba), d["v"], d["t"], shadow, d.get("o"))

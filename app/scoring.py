@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from app import pending
-from app.drift import bucket, histogram
+from app.drift import bucket, histogram, window_of
 from app.errors import InvalidEvent, ModelError
 from app.explain import predict_explained
 from app.intake import Message, dead_letter, parse
+from app.model import Features
 from app.selection import sampled, shadow_predict
 from app.serving import ServedModel
 from app.settings import Settings
@@ -45,8 +46,11 @@ class ScoredBatch:
     dead_letters: list[DeadLetterEvent] = field(default_factory=list)
     scored: list[Message] = field(default_factory=list)
     """The records behind the predictions, in their order."""
-    counts: dict[str, Counter[str]] = field(default_factory=dict)
-    """Drift histograms of this batch: per feature, and of the predictions."""
+    windows: dict[int, dict[str, Counter[str]]] = field(default_factory=dict)
+    """Drift histograms of this batch by the drift window of each event's
+    time: per feature, and of the predictions."""
+    clock: float | None = None
+    """The newest event time scored (not past the scoring time)."""
 
 
 @functools.lru_cache(maxsize=4096, typed=True)  # typed: True and 1 are distinct classes
@@ -88,8 +92,9 @@ def score_batch(
     # 0: no explanation; None: every contribution.
     top = {"off": 0, "top": settings.explain_top, "all": None}[settings.explain]
     scored_at = now.timestamp()
-    rows = []
-    predicted: Counter[str] = Counter()
+    width = settings.drift_window_seconds
+    rows: dict[int, list[Features]] = {}
+    predicted: dict[int, Counter[str]] = {}
     for message in messages:
         try:
             event = decode_features(message, settings)
@@ -125,25 +130,28 @@ def score_batch(
             )
         )
         out.scored.append(message)
+        occurred = event.occurred_at
+        origin = message.timestamp if occurred is None else occurred.timestamp()
+        out.origins.append(origin)
+        # Event time: when it happened, never later than now (a clock ahead
+        # of ours, or a bad timestamp, must not judge windows to come).
+        at = min(origin, scored_at)
         if keep and sampled(event.event_id, kept):
             shadow = shadow_predict(shadows, event.features, event.event_id, sample)
             if shadow:
                 out.shadow.update(shadow.keys())
-            out.pending.append(
-                (
-                    event.event_id,
-                    pending.encode(event.features, prediction, version, scored_at, shadow),
-                )
-            )
-        occurred = event.occurred_at
-        out.origins.append(message.timestamp if occurred is None else occurred.timestamp())
+            record = pending.encode(event.features, prediction, version, scored_at, shadow, at)
+            out.pending.append((event.event_id, record))
         if proba:
             out.confidences.append(max(p for _, p in proba))
         if keep:
+            window = window_of(at, width)
             if prediction.label is not None:
-                predicted[bucket(prediction.label)] += 1
-            rows.append(event.features)
-    out.counts = histogram(rows) if keep else {}
-    if predicted:
-        out.counts[PREDICTION] = predicted
+                predicted.setdefault(window, Counter())[bucket(prediction.label)] += 1
+            rows.setdefault(window, []).append(event.features)
+            out.clock = at if out.clock is None else max(out.clock, at)
+    for window, features in rows.items():
+        counts = out.windows[window] = histogram(features)
+        if window in predicted:
+            counts[PREDICTION] = predicted[window]
     return out

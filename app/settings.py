@@ -230,12 +230,16 @@ class Settings(BaseSettings):
     memory for the others is saved, and their labels count ``unsampled``."""
 
     label_max_delay_seconds: int | None = Field(None, ge=1)
-    """Labels arriving later than this after scoring are counted as expired and
-    not learned. Defaults to ``pending_ttl_seconds``."""
+    """Labels later than this after their event, in event time (the
+    label's ``occurred_at`` or Kafka timestamp against the event's), are
+    counted as expired and not learned. Defaults to ``pending_ttl_seconds``."""
 
     label_wait_seconds: float = Field(30.0, ge=0)
     """A label whose features are not stored yet (still in the scorer's
-    backlog, say) waits this long for them before it counts as unknown."""
+    backlog, say) waits at least this long for them, and until the scored
+    stream has passed the label's time by the allowed lateness (in event
+    time: a replay's labels wait for its scoring), before it counts as
+    unknown."""
 
     label_wait_max: int = Field(100_000, ge=1)
     """Labels waiting for their features at most; past it the one that has
@@ -354,8 +358,17 @@ class Settings(BaseSettings):
     drift_warm_labels: int = Field(1000, ge=1)
     """Most labels a reset model is warmed on (kept in the learner's memory)."""
 
+    allowed_lateness_seconds: float = Field(10.0, ge=0)
+    """How far behind the newest event scored (in event time: each event's
+    ``occurred_at``, or its Kafka timestamp) an event may come and still
+    count in its drift window: a window is judged once events this much
+    past its end have been scored (or, while none come, this much wall
+    time after its end)."""
+
     drift_window_seconds: float = Field(60.0, gt=0)
-    """Length of the feature and prediction drift windows."""
+    """Length of the feature and prediction drift windows, in event time
+    (windows from the epoch on: each event counts in the window of its
+    ``occurred_at``, or its Kafka timestamp)."""
 
     drift_min_events: int = Field(500, ge=1)
     """Windows with fewer values of a feature are not judged."""

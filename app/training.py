@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -38,6 +39,7 @@ from app.model import OnlineModel
 from app.serving import ServedModel
 from app.settings import Settings
 from app.store import Snapshot, Store
+from app.watch import watermark
 from schemas import ModelAction, ModelEvent
 
 log = logging.getLogger(__name__)
@@ -498,6 +500,13 @@ class Training:
         joined = await self._store.join(claims, self._settings.pending_ttl_seconds)
         learned = Learned()
         now = time.time()
+        # Labels without features wait for the scorers to reach their time:
+        # where the stream's clock stands (one more round trip, only then).
+        mark = None
+        if any(raw is None for raw in joined):
+            mark = watermark(await self._store.clock(), self._settings, now)
+            if mark is None:  # nothing scored yet: the scorers are behind every label
+                mark = -math.inf
         for start in range(0, len(due), LEARN_SLICE):
             if start:
                 await asyncio.sleep(0)  # let scoring in between slices
@@ -511,6 +520,7 @@ class Training:
                 # the whole waiting list.
                 wait_max=self._settings.label_wait_max if end >= len(due) else None,
                 now=now,
+                watermark=mark,
             )
             learned.add(part)
             if learner is self._learner:

@@ -114,8 +114,9 @@ class DeadLetterEvent(_Contract):
 class TrainingEvent(_Contract):
     """Internal: a valid label forwarded to the one learner of the model.
 
-    ``label_at`` is when the label reached the labels topic (seconds since the
-    epoch); lateness is judged against it, not against when it is learned.
+    ``label_at`` is the label's time (seconds since the epoch): its
+    ``occurred_at``, or when it reached the labels topic. Lateness is judged
+    against it and the event's own time, not against when it is learned.
     """
 
     event_id: str

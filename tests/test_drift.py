@@ -11,6 +11,7 @@ from app.learner import loss
 from app.model import Prediction
 
 WINDOW = 1000
+"""Events in a window: the calibration's default, 100 s at 10 events/s."""
 PAIRS: list[tuple[Statistic, Statistic]] = [("psi", "js"), ("ks", "chi2")]
 
 
@@ -21,14 +22,14 @@ def scenario(name: str, drifted: bool) -> Scenario:
 def test_abrupt_feature_shift_is_found_within_two_windows() -> None:
     s = scenario("gaussian", drifted=True)  # x0's mean moves by half a standard deviation
     for numeric, categorical in PAIRS:
-        delay, false = feature_alarms(s, 7, WINDOW, numeric, categorical).report(s.change_at)
+        delay, false = feature_alarms(s, 7, numeric, categorical).report(s.change_at)
         assert delay is not None and delay <= 2 * WINDOW, numeric
         assert false == 0
 
 
 def test_category_frequency_change_is_found_within_two_windows() -> None:
     s = scenario("categorical", drifted=True)
-    delay, false = feature_alarms(s, 7, WINDOW, "psi", "js").report(s.change_at)
+    delay, false = feature_alarms(s, 7, "psi", "js").report(s.change_at)
     assert delay is not None and delay <= 2 * WINDOW and false == 0
 
 
@@ -36,12 +37,12 @@ def test_stationary_streams_of_20000_events_raise_no_feature_alarm() -> None:
     for name in ("gaussian", "categorical", "sea", "agrawal"):
         s = scenario(name, drifted=False)
         for numeric, categorical in PAIRS:
-            assert feature_alarms(s, 7, WINDOW, numeric, categorical).at == [], (name, numeric)
+            assert feature_alarms(s, 7, numeric, categorical).at == [], (name, numeric)
 
 
 def test_concept_drift_is_seen_by_errors_not_by_features() -> None:
     s = scenario("sea", drifted=True)  # SEA variant 0 to 3: same inputs, new concept
-    assert feature_alarms(s, 7, WINDOW, "psi", "js").at == []
+    assert feature_alarms(s, 7, "psi", "js").at == []
     delay, _ = error_alarms(s, 7)["adwin"].report(s.change_at)
     assert delay is not None and delay <= 500
 
@@ -101,3 +102,14 @@ def test_loss_is_01_for_classes_and_absolute_for_values() -> None:
     assert loss(False, Prediction(True, ((True, 0.9),))) == 1.0
     assert loss(3.0, Prediction(2.5)) == 0.5
     assert loss(True, Prediction(None, ())) == 1.0
+
+
+def test_the_calibrations_windows_are_the_workers() -> None:
+    # The calibration puts each event in the window the worker would (its
+    # event time through app.drift.window_of): at 10 events/s, 100 s windows
+    # hold 1,000 events, and half as long ones give alarms at other events.
+    s = next(s for s in SCENARIOS if s.name == "gaussian" and s.change_at is not None)
+    wide = feature_alarms(s, 7, "psi", "js", rate=10, width=100).at
+    narrow = feature_alarms(s, 7, "psi", "js", rate=10, width=50, min_count=250).at
+    assert wide and all(a % 1000 == 0 for a in wide)
+    assert narrow and all(a % 500 == 0 for a in narrow) and narrow != wide

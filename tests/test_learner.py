@@ -396,3 +396,18 @@ def test_a_label_of_an_event_outside_the_kept_share_counts_unsampled_at_once() -
     # The sampled one waits for its features; the other never will have any.
     assert out.outcomes == {Outcome.UNSAMPLED: 1}
     assert [w.event.event_id for w in lrn.state.waiting] == [inside]
+
+
+def test_a_label_without_features_waits_for_the_scored_stream_to_reach_its_time() -> None:
+    lrn = learner()
+    at = label("late-scored", at=1000.0)
+    # Its wall-clock wait is over, but the scorers have not reached its time
+    # (a replay whose labels run ahead of its events): it waits on.
+    out = lrn.learn(lrn.due([(0, at)]), [None], max_delay=60, wait=5, now=2000, watermark=900)
+    assert not out.outcomes and len(lrn.state.waiting) == 1
+    out = lrn.learn(lrn.due([]), [None], max_delay=60, wait=5, now=2010, watermark=999.9)
+    assert not out.outcomes
+    # Scoring went past it (by the allowed lateness): its features would be
+    # there; it gives up.
+    out = lrn.learn(lrn.due([]), [None], max_delay=60, wait=5, now=2020, watermark=1000.0)
+    assert out.outcomes == {Outcome.UNKNOWN: 1} and lrn.state.waiting == []

@@ -11,7 +11,7 @@ Each method is one round trip. Redis errors become ``StoreUnavailable``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as redis
@@ -24,7 +24,7 @@ from redis.retry import Retry
 from app.settings import Settings
 from app.signing import Signer
 from app.store.base import Client, Keyspace
-from app.store.drift import DRIFT_EVENTS_KEPT, Counts, DriftStore, DriftWindows, Window
+from app.store.drift import DRIFT_EVENTS_KEPT, Clock, Counts, DriftStore, DriftWindows, Window
 from app.store.pending import DUPLICATE, PendingStore
 from app.store.registry import VERSION_LOG_LENGTH, ModelRegistry, Snapshot
 
@@ -32,6 +32,7 @@ __all__ = [
     "DRIFT_EVENTS_KEPT",
     "DUPLICATE",
     "VERSION_LOG_LENGTH",
+    "Clock",
     "Counts",
     "DriftWindows",
     "Snapshot",
@@ -108,21 +109,22 @@ class Store(PendingStore, ModelRegistry, DriftStore):
         self,
         records: Sequence[tuple[str, bytes]],
         ttl: int,
-        counts: Counts | None = None,
-        window: Window | None = None,
+        windows: Mapping[int, Counts] | None = None,
+        limits: Window | None = None,
+        clock: float | None = None,
     ) -> None:
         """Store what was scored, per event id (a redelivered event keeps its
-        first record), and add the batch's drift histograms to ``window``,
-        in one round trip."""
-        if not records and not counts:
+        first record), add the batch's drift histograms to their windows
+        and move the event-time clock to ``clock``, in one round trip."""
+        if not records and not windows and clock is None:
             return
 
         async def send() -> Any:
             pipe = self._redis.pipeline(transaction=False)
             if records:
                 self._queue_pending(pipe, records, ttl)
-            if counts and window is not None:
-                self._queue_counts(pipe, counts, window)
+            if limits is not None:
+                self._queue_counts(pipe, windows or {}, limits, clock)
             return await pipe.execute()
 
         await self._call("put_pending", send)

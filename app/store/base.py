@@ -88,7 +88,7 @@ def _read(name: str) -> str:
     return resources.files(__package__).joinpath(f"{name}.lua").read_text()
 
 
-SCRIPTS = {name: _read(name) for name in ("join", "put", "count", "snapshot")}
+SCRIPTS = {name: _read(name) for name in ("join", "put", "count", "snapshot", "clock")}
 """Read once, when the stores are imported."""
 DIGESTS = {name: hashlib.sha1(text.encode()).hexdigest() for name, text in SCRIPTS.items()}
 """What each script is called by (``EVALSHA``)."""

@@ -12,6 +12,10 @@ Keys (``P`` is ``EDDY_REDIS_PREFIX``):
 ``P:drift:checked:<id>``        set by the one process that checks a window
 ``P:drift:stats``               the latest statistic per subject
 ``P:drift:events``              the newest drift events
+``P:drift:clock``               the scored stream's event time (hash: ``t``,
+                                ``moved``, the wall time it last moved, and
+                                ``first``, its first value)
+``P:drift:checked-upto``        the last window judged
 ==============================  =========================================
 
 On a Redis Cluster they are one group, ``P:{drift}:...``: one slot.
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -35,12 +40,24 @@ Counts = Mapping[str, Mapping[str, int]]
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """The drift window a batch's histograms go to."""
+    """How a batch's histograms are kept in their drift windows."""
 
-    id: int
     ttl: int
     max_subjects: int
     max_buckets: int
+
+
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """The scored stream's event time: the newest event time scored by any
+    process, and the wall time it last moved (None: nothing scored yet);
+    and the last window judged."""
+
+    at: float | None
+    moved: float | None
+    checked: int | None
+    first: float | None = None
+    """The first event time the clock had: where judging begins."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,18 +71,40 @@ class DriftWindows:
 
 
 class DriftStore(Keyspace):
-    def _queue_counts(self, pipe: Any, counts: Counts, window: Window) -> None:
-        """Queue the adding of a batch's histograms to ``window`` on
-        ``pipe``: every key it touches declared."""
+    def _queue_counts(
+        self, pipe: Any, windows: Mapping[int, Counts], limits: Window, clock: float | None
+    ) -> None:
+        """Queue the adding of a batch's histograms to their windows on
+        ``pipe`` (a script call per window), and moving the event-time
+        clock to ``clock``: every key each touches declared."""
+        for window, counts in windows.items():
+            self._queue_window(pipe, window, counts, limits)
+        if clock is not None:
+            self._eval(pipe, "clock", [self._in("drift", "clock")], [repr(clock), time.time()])
+
+    def _queue_window(self, pipe: Any, window: int, counts: Counts, limits: Window) -> None:
         subjects = list(counts)
         keys = [self._in("drift", "subjects")]
-        keys += [self._in("drift", "win", window.id, s) for s in subjects]
-        args: list[str | int] = [window.ttl, window.max_subjects, window.max_buckets]
+        keys += [self._in("drift", "win", window, s) for s in subjects]
+        args: list[str | int] = [limits.ttl, limits.max_subjects, limits.max_buckets]
         args += [len(subjects), *subjects]
         for j, hist in enumerate(counts.values(), 1):
             for name, n in hist.items():
                 args += (j, name, n)
         self._eval(pipe, "count", keys, args)
+
+    async def clock(self) -> Clock:
+        """The scored stream's event time, and the last window judged."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hmget(self._in("drift", "clock"), "t", "moved", "first")
+        pipe.get(self._in("drift", "checked-upto"))
+        (at, moved, first), checked = await self._call("clock", pipe.execute)
+        return Clock(
+            None if at is None else float(at),
+            None if moved is None else float(moved),
+            None if checked is None else int(checked),
+            None if first is None else float(first),
+        )
 
     async def claim_drift_check(self, window: int, ttl: int) -> bool:
         """True for the one process that checks ``window``."""
@@ -112,10 +151,14 @@ class DriftStore(Keyspace):
         statistics: dict[str, dict[str, Any]],
         events: Sequence[str],
         ttl: int,
+        window: int | None = None,
     ) -> None:
         """New references ``{subject: (histogram, window)}``, the latest
-        statistics, and drift events (the newest ``DRIFT_EVENTS_KEPT`` are kept)."""
+        statistics, and drift events (the newest ``DRIFT_EVENTS_KEPT`` are
+        kept), and that ``window`` was judged (the last so far)."""
         pipe = self._redis.pipeline(transaction=True)
+        if window is not None:
+            pipe.set(self._in("drift", "checked-upto"), window)
         for subject, (hist, window) in references.items():
             key = self._in("drift", "ref", subject)
             pipe.delete(key)
