@@ -55,7 +55,7 @@ async def deliver(batch: ScoredBatch, received: float) -> ScoredBatch:
         settings.pending_ttl_seconds,
         batch.windows,
         LIMITS,
-        batch.clock,
+        batch.clocks,
     )
     predict = partial(publish, topics.predictions, [(p.event_id, p) for p in batch.predictions])
     _, failed, _ = await asyncio.gather(

@@ -49,8 +49,9 @@ class ScoredBatch:
     windows: dict[int, dict[str, Counter[str]]] = field(default_factory=dict)
     """Drift histograms of this batch by the drift window of each event's
     time: per feature, and of the predictions."""
-    clock: float | None = None
-    """The newest event time scored (not past the scoring time)."""
+    clocks: dict[int, float] = field(default_factory=dict)
+    """The newest event time scored (not past the scoring time), per
+    partition of the features topic."""
 
 
 @functools.lru_cache(maxsize=4096, typed=True)  # typed: True and 1 are distinct classes
@@ -149,7 +150,8 @@ def score_batch(
             if prediction.label is not None:
                 predicted.setdefault(window, Counter())[bucket(prediction.label)] += 1
             rows.setdefault(window, []).append(event.features)
-            out.clock = at if out.clock is None else max(out.clock, at)
+            p = message.partition
+            out.clocks[p] = max(out.clocks.get(p, at), at)
     for window, features in rows.items():
         counts = out.windows[window] = histogram(features)
         if window in predicted:

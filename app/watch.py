@@ -4,11 +4,13 @@ closed feature windows are compared with their references.
 Windows are in event time: each event counts in the window of its
 ``occurred_at`` (or its Kafka timestamp), so a backlog replayed in seconds
 is judged as it happened. The windows are kept in Redis by every process
-(see ``Store.put_pending``), with the stream's event-time clock (the newest
-event time scored). A window closes once the clock has passed its end by
-``EDDY_ALLOWED_LATENESS_SECONDS`` (its watermark); while no event comes,
-the clock runs on with the wall clock from when it last moved, so the last
-windows of a quiet stream close too. One process, the owner of the training
+(see ``Store.put_pending``), with the stream's event-time clock per
+partition of the features topic (the newest event time scored in it). A
+window closes once every partition's clock has passed its end by
+``EDDY_ALLOWED_LATENESS_SECONDS`` (the watermark): a partition behind the
+others (a replay drains them unevenly) holds it back. While a partition has
+nothing new, its clock runs on with the wall clock from when it last moved,
+so the last windows of a quiet stream close too. One process, the owner of the training
 partition, checks each closed window once, in order. Reference policy
 (``app.drift.check_window``): a subject's first window with at least
 ``drift_min_events`` values is its reference; a drift clears it, and the
@@ -51,17 +53,19 @@ def window_limits(settings: Settings) -> Window:
 
 
 def watermark(clock: Clock, settings: Settings, now: float) -> float | None:
-    """The event time up to which every window is complete: the clock
-    (run on with the wall clock since it last moved) less the allowed
-    lateness. None before anything is scored.
+    """The event time up to which every window is complete: the clock of
+    the partition furthest behind (each run on with the wall clock since it
+    last moved: a partition with nothing new holds nothing back for long)
+    less the allowed lateness. None before anything is scored.
 
     >>> s = Settings(allowed_lateness_seconds=10)
-    >>> watermark(Clock(1000.0, 5000.0, None), s, now=5002.0)
+    >>> watermark(Clock({0: (1000.0, 5000.0), 1: (1500.0, 5002.0)}), s, now=5002.0)
     992.0
     """
-    if clock.at is None or clock.moved is None:
+    if not clock.partitions:
         return None
-    return clock.at + max(now - clock.moved, 0.0) - settings.allowed_lateness_seconds
+    behind = min(at + max(now - moved, 0.0) for at, moved in clock.partitions.values())
+    return behind - settings.allowed_lateness_seconds
 
 
 def due_windows(clock: Clock, settings: Settings, now: float) -> list[int]:
@@ -70,7 +74,7 @@ def due_windows(clock: Clock, settings: Settings, now: float) -> list[int]:
     check, the clock's first window) to the last closed one.
 
     >>> s = Settings(drift_window_seconds=60, allowed_lateness_seconds=0)
-    >>> due_windows(Clock(600.0, 0.0, 7), s, now=0.0)
+    >>> due_windows(Clock({0: (600.0, 0.0)}, checked=7), s, now=0.0)
     [8, 9]
     """
     mark = watermark(clock, settings, now)

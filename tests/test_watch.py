@@ -28,7 +28,7 @@ async def fill(store: Store, settings: Settings, at: float, mean: float, n: int 
     rows: list[Features] = [{"x": rng.gauss(mean, 1)} for _ in range(n)]
     counts: dict[str, Counter[str]] = histogram(rows)
     window = window_of(at, settings.drift_window_seconds)
-    await store.put_pending([], 60, {window: counts}, window_limits(settings), at)
+    await store.put_pending([], 60, {window: counts}, window_limits(settings), {0: at})
 
 
 async def test_a_window_whose_results_were_not_written_is_checked_again(

@@ -111,12 +111,13 @@ class Store(PendingStore, ModelRegistry, DriftStore):
         ttl: int,
         windows: Mapping[int, Counts] | None = None,
         limits: Window | None = None,
-        clock: float | None = None,
+        clocks: Mapping[int, float] | None = None,
     ) -> None:
         """Store what was scored, per event id (a redelivered event keeps its
         first record), add the batch's drift histograms to their windows
-        and move the event-time clock to ``clock``, in one round trip."""
-        if not records and not windows and clock is None:
+        and move the event-time clock of each partition in ``clocks``, in
+        one round trip."""
+        if not records and not windows and not clocks:
             return
 
         async def send() -> Any:
@@ -124,7 +125,7 @@ class Store(PendingStore, ModelRegistry, DriftStore):
             if records:
                 self._queue_pending(pipe, records, ttl)
             if limits is not None:
-                self._queue_counts(pipe, windows or {}, limits, clock)
+                self._queue_counts(pipe, windows or {}, limits, clocks or {})
             return await pipe.execute()
 
         await self._call("put_pending", send)

@@ -12,9 +12,9 @@ Keys (``P`` is ``EDDY_REDIS_PREFIX``):
 ``P:drift:checked:<id>``        set by the one process that checks a window
 ``P:drift:stats``               the latest statistic per subject
 ``P:drift:events``              the newest drift events
-``P:drift:clock``               the scored stream's event time (hash: ``t``,
-                                ``moved``, the wall time it last moved, and
-                                ``first``, its first value)
+``P:drift:clock``               the scored stream's event time, per
+                                partition (hash: ``t:<p>``, ``m:<p>`` the
+                                wall time it last moved; ``first``)
 ``P:drift:checked-upto``        the last window judged
 ==============================  =========================================
 
@@ -49,15 +49,15 @@ class Window:
 
 @dataclass(frozen=True, slots=True)
 class Clock:
-    """The scored stream's event time: the newest event time scored by any
-    process, and the wall time it last moved (None: nothing scored yet);
-    and the last window judged."""
+    """The scored stream's event time, per partition of the features topic:
+    the newest event time scored in it by any process, and the wall time it
+    last moved; the first event time ever scored (None: nothing yet); and
+    the last window judged."""
 
-    at: float | None
-    moved: float | None
-    checked: int | None
+    partitions: dict[int, tuple[float, float]]
+    """``{partition: (newest event time, wall time it moved)}``."""
+    checked: int | None = None
     first: float | None = None
-    """The first event time the clock had: where judging begins."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,15 +72,18 @@ class DriftWindows:
 
 class DriftStore(Keyspace):
     def _queue_counts(
-        self, pipe: Any, windows: Mapping[int, Counts], limits: Window, clock: float | None
+        self, pipe: Any, windows: Mapping[int, Counts], limits: Window, clocks: Mapping[int, float]
     ) -> None:
         """Queue the adding of a batch's histograms to their windows on
-        ``pipe`` (a script call per window), and moving the event-time
-        clock to ``clock``: every key each touches declared."""
+        ``pipe`` (a script call per window), and moving each partition's
+        event-time clock: every key each touches declared."""
         for window, counts in windows.items():
             self._queue_window(pipe, window, counts, limits)
-        if clock is not None:
-            self._eval(pipe, "clock", [self._in("drift", "clock")], [repr(clock), time.time()])
+        if clocks:
+            args: list[Any] = [time.time()]
+            for partition, at in clocks.items():
+                args += (partition, repr(at))
+            self._eval(pipe, "clock", [self._in("drift", "clock")], args)
 
     def _queue_window(self, pipe: Any, window: int, counts: Counts, limits: Window) -> None:
         subjects = list(counts)
@@ -96,14 +99,19 @@ class DriftStore(Keyspace):
     async def clock(self) -> Clock:
         """The scored stream's event time, and the last window judged."""
         pipe = self._redis.pipeline(transaction=False)
-        pipe.hmget(self._in("drift", "clock"), "t", "moved", "first")
+        pipe.hgetall(self._in("drift", "clock"))
         pipe.get(self._in("drift", "checked-upto"))
-        (at, moved, first), checked = await self._call("clock", pipe.execute)
+        fields, checked = await self._call("clock", pipe.execute)
+        found = {k.decode(): float(v) for k, v in cast(dict[bytes, bytes], fields).items()}
+        partitions = {
+            int(name[2:]): (at, found.get(f"m:{name[2:]}", at))
+            for name, at in found.items()
+            if name.startswith("t:")
+        }
         return Clock(
-            None if at is None else float(at),
-            None if moved is None else float(moved),
+            partitions,
             None if checked is None else int(checked),
-            None if first is None else float(first),
+            found.get("first"),
         )
 
     async def claim_drift_check(self, window: int, ttl: int) -> bool:
