@@ -9,10 +9,13 @@ challengers predicted in shadow (if the event was in their sample).
 Prediction(label=True, probabilities=((False, 0.25), (True, 0.75)))
 >>> decode(encode({"x": 1.0}, served, 3, 10.0, {"tree": Prediction(False, None)})).shadow
 {'tree': Prediction(label=False, probabilities=None)}
+>>> decode(encode({"x": 1.0}, served, 3, 10.0, compress=True)) == decode(raw)
+True
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,7 +61,11 @@ def encode(
     scored_at: float,
     shadow: Mapping[str, Prediction] | None = None,
     occurred: float | None = None,
+    *,
+    compress: bool = False,
 ) -> bytes:
+    """The record as JSON, or with ``compress`` as zlib-compressed JSON
+    (``EDDY_PENDING_COMPRESSION``); ``decode`` reads either."""
     # JSON keeps each class's type (true, 1, "a") and every float exactly
     # (orjson writes the shortest representation that reads back the same).
     proba = None if served.probabilities is None else [list(p) for p in served.probabilities]
@@ -68,11 +75,14 @@ def encode(
         record["s"] = {name: _prediction(p) for name, p in shadow.items()}
     if occurred is not None and occurred != scored_at:
         record["o"] = occurred
-    return orjson.dumps(record)
+    raw = orjson.dumps(record)
+    return zlib.compress(raw, 1) if compress else raw
 
 
 def decode(raw: bytes) -> Pending:
-    d = orjson.loads(raw)
+    # JSON starts with "{", a zlib stream with 0x78: records written with
+    # and without compression read alike.
+    d = orjson.loads(zlib.decompress(raw) if raw[:1] == b"\x78" else raw)
     proba = None if d["p"] is None else tuple((k, p) for k, p in d["p"])
     shadow = {name: _read(row) for name, row in d["s"].items()} if "s" in d else {}
     return Pending(d["x"], Prediction(d["y"], proba), d["v"], d["t"], shadow, d.get("o"))

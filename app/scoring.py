@@ -89,7 +89,7 @@ def score_batch(
     out = ScoredBatch()
     model, version = served.model, served.version
     shadows, sample = served.shadows, settings.challenger_sample
-    kept = settings.pending_sample
+    kept, compress = settings.pending_sample, settings.pending_compression == "zlib"
     # 0: no explanation; None: every contribution.
     top = {"off": 0, "top": settings.explain_top, "all": None}[settings.explain]
     scored_at = now.timestamp()
@@ -141,7 +141,9 @@ def score_batch(
             shadow = shadow_predict(shadows, event.features, event.event_id, sample)
             if shadow:
                 out.shadow.update(shadow.keys())
-            record = pending.encode(event.features, prediction, version, scored_at, shadow, at)
+            record = pending.encode(
+                event.features, prediction, version, scored_at, shadow, at, compress=compress
+            )
             out.pending.append((event.event_id, record))
         if proba:
             out.confidences.append(max(p for _, p in proba))

@@ -59,7 +59,7 @@ def phishing_features(n: int) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 async def measure(
-    settings: Settings, rows: Iterator[tuple[str, dict[str, Any]]], n: int
+    settings: Settings, rows: Iterator[tuple[str, dict[str, Any]]], n: int, compress: bool = False
 ) -> dict[str, float]:
     prefix = f"mem-{uuid.uuid4().hex[:8]}"
     store = Store.connect(settings.redis_url, prefix, 5.0, 1, signer=Signer(None, unsigned=True))
@@ -68,8 +68,11 @@ async def measure(
         before = int((await client.info("memory"))["used_memory"])
         batch: list[tuple[str, bytes]] = []
         sizes = []
+        encoding = 0.0
         for event_id, x in rows:
-            record = pending.encode(x, SERVED, 1, 1_700_000_000.0)
+            began = time.perf_counter()
+            record = pending.encode(x, SERVED, 1, 1_700_000_000.0, compress=compress)
+            encoding += time.perf_counter() - began
             sizes.append(len(record))
             batch.append((event_id, record))
             if len(batch) == BATCH:
@@ -99,6 +102,7 @@ async def measure(
             f"(a day's hours and first minutes) {read * 1000:,.1f} ms"
         )
         return {
+            "encoding a record, µs (mean)": encoding / n * 1e6,
             "record bytes (median)": statistics.median(sizes),
             "MEMORY USAGE per key (median)": statistics.median(usage),
             "used_memory per event": (after - before) / n,
@@ -113,14 +117,16 @@ async def measure(
 
 async def main(n: int) -> None:
     settings = Settings()
-    for name, rows in (
-        ("benchmark events (20 numbers, 2 strings)", benchmark_features(n)),
-        ("Phishing (9 numbers)", phishing_features(n)),
+    for name, rows, compress in (
+        ("benchmark events (20 numbers, 2 strings)", benchmark_features(n), False),
+        ("the same, EDDY_PENDING_COMPRESSION=zlib", benchmark_features(n), True),
+        ("Phishing (9 numbers)", phishing_features(n), False),
+        ("the same, EDDY_PENDING_COMPRESSION=zlib", phishing_features(n), True),
     ):
         print(f"{name}, {n:,} events:")
-        figures = await measure(settings, rows, n)
+        figures = await measure(settings, rows, n, compress)
         for what, value in figures.items():
-            print(f"  {what}: {value:,.0f} bytes")
+            print(f"  {what}: {value:,.1f}" if "µs" in what else f"  {what}: {value:,.0f} bytes")
 
 
 def cli() -> None:

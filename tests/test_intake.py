@@ -137,3 +137,18 @@ def test_only_the_kept_share_of_events_keeps_its_features(
     assert len(batch.predictions) == 80  # every event is predicted
     assert [e for e, _ in batch.pending] == [e for e in ids if sampled(e, 0.25)]
     assert sum(sum(w["x"].values()) for w in batch.windows.values()) == 80  # drift: all
+
+
+def test_compressed_records_are_smaller_and_read_the_same(
+    make_settings: Callable[..., Settings],
+) -> None:
+    served = ServedModel(
+        OnlineModel("logistic-regression", catalog.build("logistic-regression")), 2
+    )
+    features = ", ".join(f'"feature_{i}": {i * 0.731:.4f}' for i in range(20))
+    messages = [message(f'{{"event_id": "z", "features": {{{features}}}}}'.encode())]
+    plain = score_batch(messages, served, make_settings(), NOW).pending[0][1]
+    packed = score_batch(messages, served, make_settings(pending_compression="zlib"), NOW)
+    raw = packed.pending[0][1]
+    assert raw[:1] == b"\x78" and len(raw) < 0.8 * len(plain)
+    assert decode(raw) == decode(plain)
