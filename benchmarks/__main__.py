@@ -19,7 +19,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -341,7 +341,15 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def main(args: argparse.Namespace) -> None:
-    run = f"bench-{uuid.uuid4().hex[:6]}"
+    await in_run("bench", measure, args)
+
+
+async def in_run(
+    kind: str, measure: Callable[[argparse.Namespace, str], Awaitable[None]], args: Any
+) -> None:
+    """``measure`` under a run id of its own; its Redis keys and topics
+    deleted after, whatever happened."""
+    run = f"{kind}-{uuid.uuid4().hex[:6]}"
     try:
         await measure(args, run)
     finally:
@@ -350,24 +358,31 @@ async def main(args: argparse.Namespace) -> None:
             await delete_topics(Settings().kafka_bootstrap, [f"{run}-"])
 
 
-async def measure(args: argparse.Namespace, run: str) -> None:
-    logs = Path(tempfile.mkdtemp(prefix=run))
+async def prefilled(run: str, n: int, partitions: int) -> tuple[dict[str, Any], Path]:
+    """The run's topics made and pre-filled (``n`` events, labels for
+    half): the workers' base settings, and a directory for their logs."""
     defaults = Settings()
     base: dict[str, Any] = {
         "kafka_bootstrap": defaults.kafka_bootstrap,
         "redis_url": defaults.redis_url,
         "topic_features": f"{run}-features",
         "topic_labels": f"{run}-labels",
-        "topic_partitions": args.partitions,
+        "topic_partitions": partitions,
     }
-    n = args.events
-    print(f"run {run}: {n} events, labels for {n // 2}, {args.partitions} partitions")
+    print(f"run {run}: {n:,} events, labels for {n // 2:,}, {partitions} partitions", flush=True)
     await create_topics(
-        defaults.kafka_bootstrap, [base["topic_features"], base["topic_labels"]], args.partitions
+        defaults.kafka_bootstrap, [base["topic_features"], base["topic_labels"]], partitions
     )
     began = time.perf_counter()
     await fill(defaults.kafka_bootstrap, base["topic_features"], base["topic_labels"], n, run)
-    print(f"pre-filled in {time.perf_counter() - began:.1f} s")
+    print(f"pre-filled in {time.perf_counter() - began:.1f} s", flush=True)
+    return base, Path(tempfile.mkdtemp(prefix=run))
+
+
+async def measure(args: argparse.Namespace, run: str) -> None:
+    n = args.events
+    base, logs = await prefilled(run, n, args.partitions)
+    defaults = Settings()
 
     bare_rates: list[float] = []
     learning_rates: list[float] = []

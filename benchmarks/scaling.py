@@ -16,19 +16,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import statistics
-import tempfile
-import uuid
 from pathlib import Path
 from typing import Any
 
 from redis import asyncio as redis
 
-from app.settings import Role, Settings
-from benchmarks.__main__ import create_topics, fill, forget, run_workers, worker_settings
-from tests.harness import delete_topics
+from app.settings import Role
+from benchmarks.__main__ import in_run, prefilled, run_workers, worker_settings
 
 LAYOUTS: dict[int, tuple[Role, ...]] = {1: ("all",), 2: ("all",) * 2, 4: ("all",) * 4}
 
@@ -61,29 +57,14 @@ async def round_of(
 
 
 async def measure(args: argparse.Namespace, run: str) -> None:
-    logs = Path(tempfile.mkdtemp(prefix=run))
-    defaults = Settings()
-    base: dict[str, Any] = {
-        "kafka_bootstrap": defaults.kafka_bootstrap,
-        "redis_url": defaults.redis_url,
-        "topic_features": f"{run}-features",
-        "topic_labels": f"{run}-labels",
-        "topic_partitions": args.partitions,
-    }
     n = args.events
-    await create_topics(
-        defaults.kafka_bootstrap, [base["topic_features"], base["topic_labels"]], args.partitions
-    )
-    await fill(defaults.kafka_bootstrap, base["topic_features"], base["topic_labels"], n, run)
-    print(
-        f"run {run}: {n:,} events (labels for half), {args.partitions} partitions, "
-        f"{os.cpu_count()} cores",
-        flush=True,
-    )
+    base, logs = await prefilled(run, n, args.partitions)
+    url = base["redis_url"]
+    print(f"{os.cpu_count()} cores", flush=True)
     results: dict[int, list[dict[str, float]]] = {k: [] for k in LAYOUTS}
     for r in range(args.rounds):
         for k in LAYOUTS:
-            got = await round_of(base, f"{run}-{k}p{r}", k, n, logs, defaults.redis_url)
+            got = await round_of(base, f"{run}-{k}p{r}", k, n, logs, url)
             results[k].append(got)
             print(
                 f"round {r + 1}, {k} process(es): {got['events_per_s']:,.0f} events/s, "
@@ -109,13 +90,7 @@ async def measure(args: argparse.Namespace, run: str) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    run = f"scale-{uuid.uuid4().hex[:6]}"
-    try:
-        await measure(args, run)
-    finally:
-        await forget(Settings().redis_url, run)
-        with contextlib.suppress(Exception):  # never hide what ``measure`` raised
-            await delete_topics(Settings().kafka_bootstrap, [f"{run}-"])
+    await in_run("scale", measure, args)
 
 
 def cli() -> None:
