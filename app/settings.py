@@ -224,8 +224,8 @@ class Settings(BaseSettings):
 
     pending_compression: Literal["off", "zlib"] = "off"
     """``zlib``: each predict-time record is kept zlib-compressed (level 1):
-    about 40% less Redis memory per event for records of a few hundred
-    bytes, for some 10 µs per event (see the README's sizing). Records are
+    about 30% less Redis memory per event for records of a few hundred
+    bytes, for some 20 µs more per event (see the README's sizing). Records are
     read either way, so it can be switched at any time."""
 
     pending_sample: float = Field(1.0, gt=0, le=1)
