@@ -101,6 +101,14 @@ async def test_a_concept_flip_starts_a_challenger_that_serves_only_once_promoted
     head = await store.head_meta(settings.model)
     assert head is not None and head["since"] == promoted["version"]
     assert "logistic-regression@drift" not in head["challengers"]
-    metrics = learner.metrics()
+    # Counted once the learner's command loop has handed the event on,
+    # just after the command's answer went out.
+    promotions = ("eddy_model_events_total", (("action", "promote"),))
+
+    async def counted() -> dict[Any, float] | None:
+        metrics = learner.metrics()
+        return metrics if promotions in metrics else None
+
+    metrics = await eventually("the promotion counted", counted, 5)
     assert metrics[("eddy_model_events_total", (("action", "challenge"),))] >= len(started)
-    assert metrics[("eddy_model_events_total", (("action", "promote"),))] == 1
+    assert metrics[promotions] == 1
