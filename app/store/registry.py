@@ -159,13 +159,8 @@ class ModelRegistry(Keyspace):
     async def _kept_out(self, model: str) -> list[int]:
         """The oldest kept versions, as many as one more kept would push
         past ``models_kept``."""
-        key = self._model_key(model, "kept")
-        count = await self._call("kept", lambda: self._redis.zcard(key))
-        over = count + 1 - self._models_kept
-        if over <= 0:
-            return []
-        raw = await self._call("kept", lambda: self._redis.zrange(key, 0, over - 1))
-        return [int(cast(bytes, v)) for v in raw]
+        kept = await self.kept(model)  # about models_kept versions: one read
+        return kept[: max(len(kept) + 1 - self._models_kept, 0)]
 
     async def load_snapshot(
         self, model: str, version: int | None = None, *, state: bool = True, shadow: bool = True
