@@ -24,14 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from redis import asyncio as redis
 
 from app.settings import Role, Settings
 from app.signing import Signer
 from app.store import Store
-from benchmarks.bare import bare_loop
-from benchmarks.data import events
+from app.training import initial_state
+from benchmarks import contenders
+from benchmarks.contenders import LOG_APPEND, Outputs, create_topics, read_all
+from benchmarks.data import events, warm_events
 from tests.freshness import Freshness
 from tests.freshness import measure as measure_freshness
 from tests.harness import (
@@ -51,15 +52,6 @@ def memory_kib(worker: Worker, field: str) -> int:
         if line.startswith(field + ":"):
             return int(line.split()[1])
     return 0
-
-
-async def create_topics(bootstrap: str, names: list[str], partitions: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(n, partitions, 1) for n in names])
-    finally:
-        await admin.close()
 
 
 async def fill(
@@ -84,26 +76,6 @@ async def fill(
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
-
-
-async def read_all(bootstrap: str, topic: str, n: int, within: float) -> list[Any]:
-    """Every record of ``topic`` until ``n`` distinct event ids are in."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", fetch_max_wait_ms=10
-    )
-    await consumer.start()
-    records: list[Any] = []
-    seen: set[str] = set()
-    deadline = time.monotonic() + within
-    try:
-        while len(seen) < n and time.monotonic() < deadline:
-            for batch in (await consumer.getmany(timeout_ms=200, max_records=10_000)).values():
-                for r in batch:
-                    records.append(r)
-                    seen.add(r.key.decode())
-    finally:
-        await consumer.stop()
-    return records
 
 
 def worker_settings(base: dict[str, Any], name: str, **extra: Any) -> Settings:
@@ -151,20 +123,26 @@ async def run_workers(
         if learns
         else {settings.topic_features: settings.topic_partitions}
     )
+    await create_topics(
+        settings.kafka_bootstrap,
+        [settings.topic_predictions],
+        settings.topic_partitions,
+        LOG_APPEND,
+    )
+    await seed_warm(settings)
     workers = start_workers(settings, roles, logs)
     try:
         await wait_assigned(workers, owned, within=120, ready=learns)
         idle_kib = memory_kib(workers[0], "VmRSS")
         records = await read_all(settings.kafka_bootstrap, settings.topic_predictions, n, 900)
-        stamps = sorted(r.timestamp for r in records)
-        seconds = (stamps[-1] - stamps[0]) / 1000
-        ids = [r.key.decode() for r in records]
+        outputs = Outputs.of(records)
         versions = await learned_versions(settings, n // 2, 300) if learns else None
         dead = await read_all(settings.kafka_bootstrap, settings.topic_dead_letter, 1, 2)
         return {
-            "events_per_s": (len(stamps) - 1) / seconds,
-            "unique": len(set(ids)),
-            "duplicates": len(ids) - len(set(ids)),
+            "outputs": outputs,
+            "events_per_s": outputs.events_per_s,
+            "unique": outputs.unique,
+            "duplicates": outputs.duplicates,
             "dead_letters": len(dead),
             "learned": versions[-1]["learned"] if versions else None,
             "labels_per_s": learning_rate(versions, n // 2) if versions else math.nan,
@@ -173,6 +151,20 @@ async def run_workers(
         }
     finally:
         stop_workers(workers)
+
+
+async def seed_warm(settings: Settings) -> None:
+    """Version 0 of the worker's model: the catalog model warmed on the same
+    events as every other contender's (``benchmarks.data.warm_events``)."""
+    state = initial_state(settings)
+    for x, y in warm_events():
+        state.model.learn(x, y)
+    store = Store.from_settings(settings)
+    try:
+        blob, model, shadow = state.dumps()
+        await store.save_snapshot(settings.model, None, 0, blob, state.meta(), model, shadow)
+    finally:
+        await store.close()
 
 
 async def learned_versions(settings: Settings, labels: int, within: float) -> list[dict[str, Any]]:
@@ -379,36 +371,146 @@ async def prefilled(run: str, n: int, partitions: int) -> tuple[dict[str, Any], 
     return base, Path(tempfile.mkdtemp(prefix=run))
 
 
+CONTENDERS = ("bare", "bare, learning", "quix", "quix, learning", "scorer", "worker")
+"""In the order each round runs them."""
+
+
+async def rounds(
+    args: argparse.Namespace, run: str, base: dict[str, Any], logs: Path
+) -> tuple[dict[str, list[float]], list[dict[str, Any]], list[dict[str, Any]], int]:
+    """Every contender on the pre-filled topics, ``--pairs`` rounds; their
+    events/s by round, the worker's and scorer's runs, and how many contenders
+    did not publish the bare loop's probabilities when they should have."""
+    n, bootstrap, source = args.events, base["kafka_bootstrap"], base["topic_features"]
+    rates: dict[str, list[float]] = {c: [] for c in CONTENDERS}
+    worker_runs, scorer_runs = [], []
+    differing = 0
+    for pair in range(args.pairs):
+        outputs: dict[str, Outputs] = {}
+        for name, learn_first in (("bare", 0), ("bare, learning", n // 2)):
+            sink = f"{run}-bare-{pair}-{learn_first}"
+            await create_topics(bootstrap, [sink], args.partitions, LOG_APPEND)
+            outputs[name] = await contenders.bare(bootstrap, source, sink, n, learn_first)
+        for name, learn_first in (("quix", 0), ("quix, learning", n // 2)):
+            sink = f"{run}-quix-{pair}-{learn_first}"
+            await create_topics(bootstrap, [sink], args.partitions, LOG_APPEND)
+            outputs[name] = await contenders.quix(
+                bootstrap, source, sink, n, learn_first, args.quix_python
+            )
+        scorer = await run_workers(worker_settings(base, f"{run}-s{pair}"), SCORER, n, logs)
+        scorer_runs.append(scorer)
+        outputs["scorer"] = scorer["outputs"]
+        worker = await run_workers(worker_settings(base, f"{run}-w{pair}"), ONE, n, logs)
+        worker_runs.append(worker)
+        outputs["worker"] = worker["outputs"]
+        # Scoring alone, the same warmed model: the same probabilities.
+        for name in ("quix", "scorer"):
+            if outputs[name].differing(outputs["bare"]):
+                differing += 1
+                print(
+                    f"{name}: {outputs[name].differing(outputs['bare'])} events' "
+                    "probabilities differ from the bare loop's",
+                    flush=True,
+                )
+        for name, out in outputs.items():
+            rates[name].append(out.events_per_s)
+            if name.startswith(("bare", "quix")) and (out.unique != n or out.duplicates):
+                raise AssertionError(
+                    f"{name}: {out.unique} of {n} events, {out.duplicates} duplicates"
+                )
+        bare = rates["bare"][-1]
+        print(
+            f"round {pair + 1}: "
+            + ", ".join(
+                f"{c} {rates[c][-1]:,.0f} events/s ({rates[c][-1] / bare:.2f})" for c in CONTENDERS
+            )
+            + f"; worker labels {worker['labels_per_s']:,.0f}/s, peak {worker['peak_mib']:.0f} MiB",
+            flush=True,
+        )
+    return rates, worker_runs, scorer_runs, differing
+
+
+def ratio_rows(rates: dict[str, list[float]], pairs: int) -> list[tuple[str, str]]:
+    """Each contender's events/s and its ratio to the bare loop, round by round."""
+    what = {
+        "bare": "bare aiokafka + River loop, scoring only",
+        "bare, learning": "the bare loop, also learning the labelled half as it scores "
+        "(label computed in place, no join)",
+        "quix": "Quix Streams 3.28.1, scoring only (defaults; JSON in, pydantic validation, "
+        "`to_topic`)",
+        "quix, learning": "Quix Streams, also learning the labelled half as it scores (no join)",
+        "scorer": "the worker, `EDDY_ROLE=scorer` (everything on but learning: predict-time "
+        "features in Redis, drift windows, metrics, labels validated and relayed)",
+        "worker": "the worker, one process, everything on (labels joined and learned)",
+    }
+    rows = []
+    for c in CONTENDERS:
+        ratios = [r / b for r, b in zip(rates[c], rates["bare"], strict=True)]
+        rows.append(
+            (
+                f"{what[c]}: events/s (median of {pairs}); ÷ bare loop, round by round",
+                f"{statistics.median(rates[c]):,.0f}; {', '.join(f'{r:.2f}' for r in ratios)} "
+                f"(median {statistics.median(ratios):.2f})",
+            )
+        )
+    return rows
+
+
 async def measure(args: argparse.Namespace, run: str) -> None:
     n = args.events
     base, logs = await prefilled(run, n, args.partitions)
-    defaults = Settings()
-
-    bare_rates: list[float] = []
-    learning_rates: list[float] = []
-    worker_runs = []
-    scorer_runs = []
-    for pair in range(args.pairs):
-        for learn_first, rates in ((0, bare_rates), (n // 2, learning_rates)):
-            sink = f"{run}-bare-{pair}-{learn_first}"
-            await create_topics(defaults.kafka_bootstrap, [sink], args.partitions)
-            seconds = await bare_loop(
-                defaults.kafka_bootstrap, base["topic_features"], sink, sink, n, learn_first
-            )
-            rates.append(n / seconds)
-        scorer = await run_workers(worker_settings(base, f"{run}-s{pair}"), SCORER, n, logs)
-        scorer_runs.append(scorer)
-        result = await run_workers(worker_settings(base, f"{run}-w{pair}"), ONE, n, logs)
-        worker_runs.append(result)
-        rate = result["events_per_s"]
-        print(
-            f"pair {pair + 1}: bare {bare_rates[-1]:,.0f} events/s, worker {rate:,.0f} events/s "
-            f"(ratio {rate / bare_rates[-1]:.2f}; bare loop that learns "
-            f"{learning_rates[-1]:,.0f}, ratio {rate / learning_rates[-1]:.2f}; scorer alone "
-            f"{scorer['events_per_s']:,.0f}, ratio {scorer['events_per_s'] / bare_rates[-1]:.2f}), "
-            f"labels {result['labels_per_s']:,.0f}/s, peak {result['peak_mib']:.0f} MiB",
-            flush=True,
+    rates, worker_runs, scorer_runs, differing = await rounds(args, run, base, logs)
+    rows = ratio_rows(rates, args.pairs)
+    against = {
+        c: statistics.median(r / q for r, q in zip(rates[c], rates["quix"], strict=True))
+        for c in ("scorer", "worker")
+    }
+    rows.append(
+        (
+            "÷ Quix Streams scoring only, median of the rounds: scorer, worker",
+            f"{against['scorer']:.2f}, {against['worker']:.2f}",
         )
+    )
+    all_runs = list(worker_runs)
+    extras: dict[str, Any] = {}
+    if not args.throughput_only:
+        extras = await extra_figures(args, run, base, logs)
+        all_runs += [extras["two"], extras["split"]]
+        rows += extras["rows"]
+    idle = statistics.median(r["idle_mib"] for r in worker_runs)
+    peak = max(r["peak_mib"] for r in worker_runs)
+    alone = extras.get("alone", [(0, n // 2), (0, n // 2)])
+    honest = (
+        alone[0][1] == alone[1][1] == n // 2
+        and all(r["learned"] == n // 2 for r in all_runs)
+        and all(r["learned"] is None for r in scorer_runs)
+        and all(r["unique"] == n and r["dead_letters"] == 0 for r in [*all_runs, *scorer_runs])
+        and differing == 0
+    )
+    dupes = sum(r["duplicates"] for r in [*all_runs, *scorer_runs])
+    rows += [
+        (
+            f"worker memory: idle, peak with {n // 2:,} events awaiting labels (MiB)",
+            f"{idle:.0f}, {peak:.0f}",
+        ),
+        (
+            f"honesty: every event exactly one output, no dead letter, {n // 2:,} learned, "
+            "Quix and the scorer publish the bare loop's probabilities to the last bit",
+            f"{'yes' if honest else 'NO'} ({dupes} duplicate predictions)",
+        ),
+    ]
+    print("\n| figure | value |\n|---|---|")
+    for figure, value in rows:
+        print(f"| {figure} | {value} |")
+    if not honest:
+        raise SystemExit("the run was not honest: its figures do not count")
+
+
+async def extra_figures(
+    args: argparse.Namespace, run: str, base: dict[str, Any], logs: Path
+) -> dict[str, Any]:
+    """Two processes, labels alone, latency at a fixed load, freshness."""
+    n = args.events
     two = await run_workers(worker_settings(base, f"{run}-two"), TWO, n, logs)
     split = await run_workers(worker_settings(base, f"{run}-split"), SPLIT, n, logs)
     alone = await labels_alone(base, run, n, logs, ONE, f"{run}-alone")
@@ -421,51 +523,11 @@ async def measure(args: argparse.Namespace, run: str) -> None:
     for f in fresh:
         print(f.describe(), flush=True)
 
-    worker_rates = [r["events_per_s"] for r in worker_runs]
-    ratios = [w / b for w, b in zip(worker_rates, bare_rates, strict=True)]
-    learning_ratios = [w / b for w, b in zip(worker_rates, learning_rates, strict=True)]
-    scorer_rates = [r["events_per_s"] for r in scorer_runs]
-    scorer_ratios = [s / b for s, b in zip(scorer_rates, bare_rates, strict=True)]
-    idle = statistics.median(r["idle_mib"] for r in worker_runs)
-    peak = max(r["peak_mib"] for r in worker_runs)
-    all_runs = [*worker_runs, two, split]
-    honest = (
-        alone[1] == alone_split[1] == n // 2
-        and all(r["learned"] == n // 2 for r in all_runs)
-        and all(r["learned"] is None for r in scorer_runs)
-        and all(r["unique"] == n and r["dead_letters"] == 0 for r in [*all_runs, *scorer_runs])
-    )
-    dupes = sum(r["duplicates"] for r in [*all_runs, *scorer_runs])
-
     def ms(values: list[float], *qs: float) -> str:
         return ", ".join(f"{percentile(values, q) * 1000:,.0f}" for q in qs)
 
     one_split = "one process `all` / `scorer` + `learner` processes"
     rows = [
-        (f"bare loop, events/s (median of {args.pairs})", f"{statistics.median(bare_rates):,.0f}"),
-        (
-            "worker, one process, everything on, events/s (median)",
-            f"{statistics.median(worker_rates):,.0f}",
-        ),
-        (
-            "worker / bare, pair by pair",
-            f"{', '.join(f'{r:.2f}' for r in ratios)} (median {statistics.median(ratios):.2f})",
-        ),
-        (
-            "bare loop that also learns the labelled half as it scores them (label computed "
-            "in place, no join), events/s (median); worker / it, pair by pair",
-            f"{statistics.median(learning_rates):,.0f}; "
-            f"{', '.join(f'{r:.2f}' for r in learning_ratios)} "
-            f"(median {statistics.median(learning_ratios):.2f})",
-        ),
-        (
-            "a scorer alone (`EDDY_ROLE=scorer`: everything on but learning; labels "
-            "validated and forwarded to the training topic), events/s (median); scorer / bare, "
-            "pair by pair",
-            f"{statistics.median(scorer_rates):,.0f}; "
-            f"{', '.join(f'{r:.2f}' for r in scorer_ratios)} "
-            f"(median {statistics.median(scorer_ratios):.2f})",
-        ),
         (
             "two `all` processes / `scorer` + `learner` processes, events/s",
             f"{two['events_per_s']:,.0f} / {split['events_per_s']:,.0f}",
@@ -473,11 +535,6 @@ async def measure(args: argparse.Namespace, run: str) -> None:
         (
             f"labels joined and learned per second, features already scored: {one_split}",
             f"{alone[0]:,.0f} / {alone_split[0]:,.0f}",
-        ),
-        (
-            "labels joined and learned per second while the same worker scores "
-            "(labels arrive before their features; median)",
-            f"{statistics.median(r['labels_per_s'] for r in worker_runs):,.0f}",
         ),
         (
             f"end-to-end latency at {args.rate:.0f} events/s for {args.latency_seconds:.0f} s, "
@@ -501,18 +558,8 @@ async def measure(args: argparse.Namespace, run: str) -> None:
             )
             for f in fresh
         ),
-        (
-            f"worker memory: idle, peak with {n // 2:,} events awaiting labels (MiB)",
-            f"{idle:.0f}, {peak:.0f}",
-        ),
-        (
-            f"honesty: every event exactly one prediction, no dead letter, {n // 2:,} learned",
-            f"{'yes' if honest else 'NO'} ({dupes} duplicate predictions)",
-        ),
     ]
-    print("\n| figure | value |\n|---|---|")
-    for figure, value in rows:
-        print(f"| {figure} | {value} |")
+    return {"two": two, "split": split, "alone": [alone, alone_split], "rows": rows}
 
 
 async def forget(redis_url: str, run: str) -> None:
@@ -539,7 +586,18 @@ def cli() -> None:
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--rate", type=float, default=2000, help="offered load for latency")
     parser.add_argument("--latency-seconds", type=float, default=60)
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument(
+        "--throughput-only", action="store_true", help="the rounds of contenders, nothing else"
+    )
+    parser.add_argument(
+        "--quix-python",
+        type=Path,
+        default=contenders.QUIX_PYTHON,
+        help="the Quix Streams environment's interpreter",
+    )
+    args = parser.parse_args()
+    contenders.check_quix(args.quix_python)
+    asyncio.run(main(args))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from app import catalog
+from app.model import OnlineModel
+from schemas import FeatureValue
 
 
 def features(i: int, rng: random.Random, prefix: str) -> dict[str, object]:
@@ -27,3 +32,35 @@ def events(n: int, prefix: str, seed: int = 42) -> Iterator[tuple[str, bytes, bo
     for i in range(n):
         event = features(i, rng, prefix)
         yield str(event["event_id"]), json.dumps(event).encode(), label(event)
+
+
+WARM = 2_000
+"""Events every contender's model learns before the run (seed 1), so that
+scoring is scoring a model with weights, and two contenders that score alike
+publish the same probabilities to the last bit."""
+
+
+def warm_events() -> Iterator[tuple[dict[str, FeatureValue], bool]]:
+    """``(features, label)`` of the warm-up events."""
+    for _, value, y in events(WARM, "warm", seed=1):
+        yield json.loads(value)["features"], y
+
+
+def output(event_id: str, label: object, probabilities: Mapping[Any, float]) -> bytes:
+    """A contender's prediction: the event, its label and its probabilities,
+    keyed as the worker's predictions key them (JSON text of each class)."""
+    return json.dumps(
+        {
+            "event_id": event_id,
+            "prediction": label,
+            "probabilities": {json.dumps(k): float(p) for k, p in probabilities.items()},
+        }
+    ).encode()
+
+
+def warm_model() -> OnlineModel:
+    """The catalog's ``logistic-regression``, warmed on ``warm_events``."""
+    model = OnlineModel("logistic-regression", catalog.build("logistic-regression"))
+    for x, y in warm_events():
+        model.learn(x, y)
+    return model

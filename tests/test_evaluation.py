@@ -22,7 +22,7 @@ from app.evaluation import pairs
 from app.model import OnlineModel, present
 from app.settings import Settings
 from app.store import Store
-from benchmarks.__main__ import create_topics
+from benchmarks.contenders import create_topics
 from tests.harness import run_eddy
 
 
