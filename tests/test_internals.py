@@ -34,6 +34,10 @@ UPSTREAM_SOURCES = {
     ),
     # ``settle`` waits with it, bounded; its loop must still end once every
     # tracked message is acknowledged.
+    # ``BatchConsumer._fetch`` is its loop, a partition at a time.
+    faust_consumer.Consumer.getmany: (
+        "4b168d84882a70d6e3e2f9804430a63b92f8fd117d3187cbb4aeb54305bda34e"
+    ),
     faust_consumer.Consumer.wait_empty: (
         "e4662fe24f094819add590b2d75f233840e77823b432aea6504539768572102f"
     ),
@@ -53,7 +57,13 @@ ATTRIBUTES: list[tuple[Any, str]] = [
     (faust_aiokafka.Consumer, "_drain_messages"),
     (faust_aiokafka.Consumer, "_add_gap"),
     (faust_aiokafka.Consumer, "consumer_stopped_errors"),
-    (faust_aiokafka.Consumer, "track_message"),
+    (faust_aiokafka.Consumer, "_wait_next_records"),
+    (faust_aiokafka.Consumer, "_to_message"),
+    (faust_aiokafka.Consumer, "perform_seek"),
+    (faust_aiokafka.Consumer, "highwater"),
+    (faust_aiokafka.Consumer, "flow_active"),
+    (faust_consumer.Consumer, "_buffered_partitions"),
+    (faust_consumer.Consumer, "_unacked_messages"),
     (faust_aiokafka.Consumer, "wait_first"),
     (faust_aiokafka.Transport, "Consumer"),
     (faust.App, "_new_transport"),

@@ -162,6 +162,34 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         await super().on_partitions_assigned(assigned, generation_id)
         app.assigned_once = True
 
+    async def _fetch(self, wait: float) -> list[tuple[Any, list[Any]]]:
+        """Faust's ``Consumer.getmany`` (faust-streaming 0.15), a partition
+        at a time: its high watermark is read and reported to Faust's
+        monitor once per partition and fetch, not once per record (each
+        read three calls deep into the consumer's thread object: 4% of a
+        scorer's time), and records are not interleaved across partitions
+        (a batch topic's records are gathered into one list anyway)."""
+        records, active = await self._wait_next_records(wait)
+        if records is None or self.should_stop:
+            return []
+        if not self.flow_active:
+            # As Faust: a fetch while the flow is stopped seeks back.
+            try:
+                await self.perform_seek()
+            except Exception as exc:
+                log.warning("seek while the flow was stopped failed: %r", exc)
+            return []
+        generation = self.app.consumer_generation_id
+        to_message = self._to_message
+        out = []
+        for tp, batch in records.items():
+            if not self.flow_active or self.app.consumer_generation_id != generation:
+                break  # a rebalance began: the rest is read again after it
+            if active is None or tp in active or tp in self._buffered_partitions:
+                self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+                out.append((tp, [to_message(tp, record) for record in batch]))
+        return out
+
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - Faust's loop
         # Faust's ``Consumer._drain_messages`` (faust-streaming 0.15), with
         # the per-record hand-off replaced for batch topics.
@@ -177,20 +205,22 @@ class BatchConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
                 fetched: dict[str, list[Any]] = {}
                 await self.sleep(0)
                 if not self.should_stop:
-                    async for tp, message in self.getmany(timeout=1.0):
-                        offset = message.offset
-                        last = read_offset[tp]
-                        if last is not None and offset < last:
-                            continue  # read already: Faust drops it too
-                        if last and offset - last > 1 and acks_enabled_for(message.topic):
-                            # Offsets with no record (compaction, transaction
-                            # markers) must not hold commits back.
-                            await self._add_gap(tp, last + 1, offset)
-                        read_offset[tp] = offset
-                        if tp.topic in routes:
-                            fetched.setdefault(tp.topic, []).append(message)
-                        else:
-                            await self.wait_first(callback(message), self.suspend_flow.wait())
+                    for tp, batch in await self._fetch(1.0):
+                        route = tp.topic in routes
+                        for message in batch:
+                            offset = message.offset
+                            last = read_offset[tp]
+                            if last is not None and offset < last:
+                                continue  # read already: Faust drops it too
+                            if last and offset - last > 1 and acks_enabled_for(message.topic):
+                                # Offsets with no record (compaction, transaction
+                                # markers) must not hold commits back.
+                                await self._add_gap(tp, last + 1, offset)
+                            read_offset[tp] = offset
+                            if route:
+                                fetched.setdefault(tp.topic, []).append(message)
+                            elif self.flow_active:
+                                await self.wait_first(callback(message), self.suspend_flow.wait())
                     for topic, messages in fetched.items():
                         # A rebalance suspends the flow: the fetch is then
                         # dropped unacknowledged and read again after it.
@@ -363,9 +393,14 @@ def take(app: Any, messages: Sequence[Any]) -> list[Any]:
     generation = app.consumer_generation_id
     consumer = app.consumer
     kept = [m for m in messages if m.generation_id == generation]
+    # Faust's ``track_message`` without its sensors: Faust's own monitor
+    # counted each record in (2 to 3% of a scorer's time) and never out, as
+    # messages are acknowledged here rather than through Faust's streams.
+    # The worker's metrics are its own.
+    unacked = consumer._unacked_messages
     for message in kept:
         message.tracked = True
-        consumer.track_message(message)
+        unacked.add(message)
     return kept
 
 
