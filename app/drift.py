@@ -20,6 +20,8 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from itertools import chain
+from types import NoneType
 from typing import Any, Literal
 
 import numpy as np
@@ -112,37 +114,37 @@ def window_of(at: float, width: float) -> int:
 def histogram(rows: Iterable[Features]) -> dict[str, Counter[str]]:
     """Per feature, the count of each bucket in ``rows`` (absent and null skipped).
 
-    The same counts as ``bucket`` on each value, but floats are bucketed a
-    feature at a time with numpy: per value, Python's ``bucket`` costs more
-    than scoring the event.
+    The same counts as ``bucket`` on each value, but a feature at a time: its
+    values gathered and their types checked by the interpreter's own loops,
+    and a column of floats bucketed with numpy (per value, Python's
+    ``bucket`` costs more than scoring the event; so did walking each row's
+    values in Python, 8% of a scorer's time).
     """
+    rows = rows if isinstance(rows, list) else list(rows)
     out: dict[str, Counter[str]] = {}
-    floats: dict[str, list[float]] = {}
-    for x in rows:
-        for name, value in x.items():
-            if value is None:
+    for name in dict.fromkeys(chain.from_iterable(rows)):  # every feature, in order seen
+        values = [x.get(name) for x in rows]
+        kinds = set(map(type, values))
+        if NoneType in kinds:
+            values = [v for v in values if v is not None]
+            kinds.discard(NoneType)
+            if not values:
                 continue
-            if value.__class__ is float:
-                try:
-                    floats[name].append(value)
-                except KeyError:
-                    floats[name] = [value]
-            else:
-                out.setdefault(name, Counter())[bucket(value)] += 1
-    for name, values in floats.items():
-        counts = out.setdefault(name, Counter())
+        counts = out[name] = Counter()
         # numpy's fixed cost per call outweighs a few values; and ``bucket``
         # refuses what is not finite.
-        array = np.asarray(values, dtype=np.float64) if len(values) >= _NUMPY_FROM else None
-        if array is not None and np.isfinite(array).all():
-            for key, n in _float_buckets(array):
-                counts[key] += n
-        else:
-            for value in values:
-                counts[bucket(value)] += 1
+        if kinds == _FLOAT and len(values) >= _NUMPY_FROM:
+            array = np.asarray(values, dtype=np.float64)
+            if np.isfinite(array).all():
+                for key, n in _float_buckets(array):
+                    counts[key] += n
+                continue
+        for value in values:
+            counts[bucket(value)] += 1  # type: ignore[arg-type]  # None is gone
     return out
 
 
+_FLOAT = {float}
 _NUMPY_FROM = 32
 """Values of one feature from which numpy buckets faster than Python (about
 16 us either way at 32 values)."""

@@ -88,6 +88,29 @@ def test_batch_histogram_counts_each_value_in_its_own_bucket() -> None:
     assert histogram(rows[:10]) == one_by_one(rows[:10])
 
 
+def test_batch_histogram_of_mixed_and_absent_features() -> None:
+    """A feature that is a float in some events and a category or a flag in
+    others, features absent from some events, and rows given as a generator:
+    each value still in its own bucket, features never seen left out."""
+    rng = random.Random(11)
+    rows: list[dict[str, float | bool | str | None]] = []
+    for i in range(400):
+        row: dict[str, float | bool | str | None] = {"m": rng.choice((1.5, -2.0, "s", True))}
+        if i % 3:
+            row["sometimes"] = rng.gauss(0, 5)
+        if i == 7:
+            row["once"] = "only here"
+        row["never"] = None
+        rows.append(row)
+    expected: dict[str, Counter[str]] = {}
+    for row in rows:
+        for name, value in row.items():
+            if value is not None:
+                expected.setdefault(name, Counter())[bucket(value)] += 1
+    assert histogram(r for r in rows) == expected
+    assert "never" not in expected and expected["once"] == Counter({"c:only here": 1})
+
+
 def test_statistics_on_identical_and_disjoint_windows() -> None:
     same = histogram([{"c": "a"}, {"c": "b"}] * 500)["c"]
     other = histogram([{"c": "z"}] * 1000)["c"]
