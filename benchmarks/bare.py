@@ -11,6 +11,7 @@ outputs (``benchmarks.timing``)."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -55,3 +56,22 @@ async def bare_loop(
     finally:
         await producer.stop()
         await consumer.stop()
+
+
+def main() -> None:
+    """``python -m benchmarks.bare``: the bare loop in a process of its own
+    (``benchmarks.profile`` profiles it so)."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bare", description=__doc__)
+    parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--source", required=True)
+    parser.add_argument("--sink", required=True)
+    parser.add_argument("--events", type=int, required=True)
+    parser.add_argument("--learn-first", type=int, default=0)
+    args = parser.parse_args()
+    asyncio.run(
+        bare_loop(args.bootstrap, args.source, args.sink, args.sink, args.events, args.learn_first)
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -13,5 +13,6 @@ if [ ! -f "$stamp" ] || [ benchmarks/quix-requirements.txt -nt "$stamp" ]; then
   .venv-quix/bin/python -m pip install -q -r benchmarks/quix-requirements.txt
   touch "$stamp"
 fi
+[ -x .venv/bin/py-spy ] || .venv/bin/python -m pip install -q -e ".[dev,bench]"
 .venv/bin/python -m benchmarks "$@"
 .venv/bin/python -m benchmarks.http

@@ -1,11 +1,23 @@
-"""The learning micro-benchmark runs and times what it names (it raises if
-its learner did not join and learn every label)."""
+"""The benchmarks' own honesty: the learning micro-benchmark times what it
+names (it raises if its learner did not join and learn every label); the
+contenders' outputs are counted and compared to the last bit; the profile
+gives each sample to one library; the bare loop, on the real broker,
+publishes one prediction per event with the warmed model's probabilities."""
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
+from types import SimpleNamespace
 
+from app.settings import Settings
+from benchmarks.__main__ import fill
+from benchmarks.contenders import LOG_APPEND, Outputs, bare, create_topics
+from benchmarks.data import events, warm_model
 from benchmarks.learning import measure
+from benchmarks.profile import OWN, shares
+from tests.conftest import RUNS, unique
 
 
 def test_learning_benchmark_times_every_piece_of_a_full_learn() -> None:
@@ -20,3 +32,63 @@ def test_the_batch_benchmark_scores_every_line_both_ways() -> None:
 
     ours, theirs = batch_rates(2000, 1)
     assert len(ours) == len(theirs) == 1 and ours[0] > 0 and theirs[0] > 0
+
+
+def record(key: str, at_ms: int, probabilities: dict[str, float]) -> SimpleNamespace:
+    value = json.dumps({"event_id": key, "probabilities": probabilities}).encode()
+    return SimpleNamespace(key=key.encode(), timestamp=at_ms, value=value)
+
+
+def test_outputs_count_each_event_once_and_tell_probabilities_apart_to_the_last_bit() -> None:
+    p = {"false": 0.25, "true": 0.75}
+    ours = Outputs.of([record("a", 1_000, p), record("b", 1_500, p), record("a", 2_000, p)])
+    assert (ours.unique, ours.duplicates) == (2, 1)
+    assert ours.events_per_s == 2 / 1.0  # three appended over one second of broker time
+    same = Outputs.of([record("a", 0, p), record("b", 10, p)])
+    assert ours.differing(same) == 0
+    off = {"false": 0.25, "true": math.nextafter(0.75, 1.0)}
+    assert ours.differing(Outputs.of([record("a", 0, p), record("b", 10, off)])) == 1
+    # An event one of them has not published counts, whichever it is.
+    assert ours.differing(Outputs.of([record("a", 0, p)])) == 1
+    assert Outputs.of([record("a", 0, p)]).differing(ours) == 1
+
+
+def test_profile_shares_go_to_the_innermost_library_past_the_event_loop(tmp_path: Path) -> None:
+    raw = tmp_path / "raw.txt"
+    loop = "thread (1): MainThread;main (agents/__main__.py:9);_run_once (asyncio/base_events.py:1)"
+    raw.write_text(
+        f"{loop};send (aiokafka/producer/producer.py:5);write (asyncio/selector_events.py:2) 3\n"
+        f"{loop};score (agents/scoring.py:4);model_validate_json (pydantic/main.py:7) 5\n"
+        f"{loop};score (agents/scoring.py:4) 1\n"
+        f"{loop} 1\n"
+        "thread (1): MainThread;<module> (benchmarks/bare.py:1);_find_and_load (<frozen x>:1) 9\n"
+    )
+    total, by_part = shares(raw)
+    assert total == 10  # start-up left out
+    assert by_part["aiokafka (consuming, producing)"] == 0.3  # the socket write is aiokafka's
+    assert by_part["pydantic (validating, building and encoding records)"] == 0.5
+    assert by_part[OWN] == 0.1 and by_part["the event loop and the rest"] == 0.1
+    assert math.isclose(sum(by_part.values()), 1.0)
+
+
+async def test_the_bare_loop_publishes_the_warmed_models_probabilities_once_per_event(
+    kafka_up: None,
+) -> None:
+    bootstrap, source, sink = Settings().kafka_bootstrap, unique("bare-in"), unique("bare-out")
+    RUNS.extend([source, sink])
+    await create_topics(bootstrap, [source], 2)
+    await create_topics(bootstrap, [sink], 2, LOG_APPEND)
+    await fill(bootstrap, source, None, 600, source)
+    outputs = await bare(bootstrap, source, sink, 600, 0)
+    model = warm_model()
+    expected = {
+        event_id: {
+            json.dumps(k): p
+            for k, p in (model.predict(json.loads(v)["features"]).proba_dict() or {}).items()
+        }
+        for event_id, v, _ in events(600, source)
+    }
+    assert (outputs.unique, outputs.duplicates) == (600, 0)
+    assert outputs.probabilities == expected
+    assert len({json.dumps(p) for p in expected.values()}) > 500  # a model with weights
+    assert outputs.events_per_s > 0
