@@ -30,7 +30,7 @@ from app.settings import Role, Settings
 from app.signing import Signer
 from app.store import Store
 from app.training import initial_state
-from benchmarks import contenders
+from benchmarks import contenders, cores
 from benchmarks.contenders import LOG_APPEND, Outputs, create_topics, read_all
 from benchmarks.data import events, warm_events
 from tests.freshness import Freshness
@@ -112,11 +112,16 @@ def stop_workers(workers: list[Worker]) -> None:
 
 
 async def run_workers(
-    settings: Settings, roles: Sequence[Role], n: int, logs: Path
+    settings: Settings,
+    roles: Sequence[Role],
+    n: int,
+    logs: Path,
+    on: Sequence[set[int]] | None = None,
 ) -> dict[str, Any]:
     """Start a worker per role on the pre-filled topics; measure them. With
     no process that learns (a ``scorer`` alone), labels are forwarded to the
-    training topic and stay there: ``learned`` is None."""
+    training topic and stay there: ``learned`` is None. With ``on``, each
+    process is pinned to its cores (``benchmarks.cores``)."""
     learns = any(r != "scorer" for r in roles)
     owned = (
         {settings.topic_training: 1}
@@ -132,7 +137,9 @@ async def run_workers(
     await seed_warm(settings)
     workers = start_workers(settings, roles, logs)
     try:
+        pin_workers(workers, on)  # before they start threads: those inherit it
         await wait_assigned(workers, owned, within=120, ready=learns)
+        pin_workers(workers, on)  # and any thread that came before
         idle_kib = memory_kib(workers[0], "VmRSS")
         records = await read_all(settings.kafka_bootstrap, settings.topic_predictions, n, 900)
         outputs = Outputs.of(records)
@@ -151,6 +158,12 @@ async def run_workers(
         }
     finally:
         stop_workers(workers)
+
+
+def pin_workers(workers: list[Worker], on: Sequence[set[int]] | None) -> None:
+    for worker, pinned in zip(workers, on or (), strict=False):
+        assert worker.proc is not None
+        cores.pin(worker.proc.pid, pinned)
 
 
 async def seed_warm(settings: Settings) -> None:
@@ -375,6 +388,12 @@ CONTENDERS = ("bare", "bare, learning", "quix", "quix, learning", "scorer", "wor
 """In the order each round runs them."""
 
 
+def contenders_of(args: argparse.Namespace) -> tuple[str, ...]:
+    """With ``--pin``, also a scorer on the contenders' core and its learner
+    on the others: learning on a process and cores of its own."""
+    return (*CONTENDERS, "scorer + learner") if args.pin else CONTENDERS
+
+
 async def rounds(
     args: argparse.Namespace, run: str, base: dict[str, Any], logs: Path
 ) -> tuple[dict[str, list[float]], list[dict[str, Any]], list[dict[str, Any]], int]:
@@ -382,7 +401,8 @@ async def rounds(
     events/s by round, the worker's and scorer's runs, and how many contenders
     did not publish the bare loop's probabilities when they should have."""
     n, bootstrap, source = args.events, base["kafka_bootstrap"], base["topic_features"]
-    rates: dict[str, list[float]] = {c: [] for c in CONTENDERS}
+    mine, others = cores.split() if args.pin else (None, None)
+    rates: dict[str, list[float]] = {c: [] for c in contenders_of(args)}
     worker_runs, scorer_runs = [], []
     differing = 0
     for pair in range(args.pairs):
@@ -390,19 +410,26 @@ async def rounds(
         for name, learn_first in (("bare", 0), ("bare, learning", n // 2)):
             sink = f"{run}-bare-{pair}-{learn_first}"
             await create_topics(bootstrap, [sink], args.partitions, LOG_APPEND)
-            outputs[name] = await contenders.bare(bootstrap, source, sink, n, learn_first)
+            outputs[name] = await contenders.bare(bootstrap, source, sink, n, learn_first, mine)
         for name, learn_first in (("quix", 0), ("quix, learning", n // 2)):
             sink = f"{run}-quix-{pair}-{learn_first}"
             await create_topics(bootstrap, [sink], args.partitions, LOG_APPEND)
             outputs[name] = await contenders.quix(
-                bootstrap, source, sink, n, learn_first, args.quix_python
+                bootstrap, source, sink, n, learn_first, args.quix_python, mine
             )
-        scorer = await run_workers(worker_settings(base, f"{run}-s{pair}"), SCORER, n, logs)
+        on = None if mine is None else [mine]
+        scorer = await run_workers(worker_settings(base, f"{run}-s{pair}"), SCORER, n, logs, on)
         scorer_runs.append(scorer)
         outputs["scorer"] = scorer["outputs"]
-        worker = await run_workers(worker_settings(base, f"{run}-w{pair}"), ONE, n, logs)
+        worker = await run_workers(worker_settings(base, f"{run}-w{pair}"), ONE, n, logs, on)
         worker_runs.append(worker)
         outputs["worker"] = worker["outputs"]
+        if mine is not None and others is not None:  # learning on the other cores
+            pair_run = await run_workers(
+                worker_settings(base, f"{run}-p{pair}"), SPLIT, n, logs, [mine, others]
+            )
+            worker_runs.append(pair_run)
+            outputs["scorer + learner"] = pair_run["outputs"]
         # Scoring alone, the same warmed model: the same probabilities.
         for name in ("quix", "scorer"):
             if outputs[name].differing(outputs["bare"]):
@@ -422,7 +449,7 @@ async def rounds(
         print(
             f"round {pair + 1}: "
             + ", ".join(
-                f"{c} {rates[c][-1]:,.0f} events/s ({rates[c][-1] / bare:.2f})" for c in CONTENDERS
+                f"{c} {rates[c][-1]:,.0f} events/s ({rates[c][-1] / bare:.2f})" for c in rates
             )
             + f"; worker labels {worker['labels_per_s']:,.0f}/s, peak {worker['peak_mib']:.0f} MiB",
             flush=True,
@@ -442,9 +469,11 @@ def ratio_rows(rates: dict[str, list[float]], pairs: int) -> list[tuple[str, str
         "scorer": "the worker, `EDDY_ROLE=scorer` (everything on but learning: predict-time "
         "features in Redis, drift windows, metrics, labels validated and relayed)",
         "worker": "the worker, one process, everything on (labels joined and learned)",
+        "scorer + learner": "the worker as a `scorer` on the contenders' core and a `learner` "
+        "on the others, everything on",
     }
     rows = []
-    for c in CONTENDERS:
+    for c in rates:
         ratios = [r / b for r, b in zip(rates[c], rates["bare"], strict=True)]
         rows.append(
             (
@@ -588,6 +617,11 @@ def cli() -> None:
     parser.add_argument("--latency-seconds", type=float, default=60)
     parser.add_argument(
         "--throughput-only", action="store_true", help="the rounds of contenders, nothing else"
+    )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="each contender on a core of its own, the rest on the others (benchmarks.cores)",
     )
     parser.add_argument(
         "--quix-python",

@@ -23,8 +23,6 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from benchmarks.bare import bare_loop
-
 LOG_APPEND = {"message.timestamp.type": "LogAppendTime"}
 ROOT = Path(__file__).resolve().parent.parent
 QUIX_PYTHON = ROOT / ".venv-quix" / "bin" / "python"
@@ -105,32 +103,61 @@ async def read_all(bootstrap: str, topic: str, n: int, within: float) -> list[An
     return records
 
 
-async def bare(bootstrap: str, source: str, sink: str, n: int, learn_first: int) -> Outputs:
-    """The bare aiokafka + River loop (``benchmarks.bare``) into ``sink``."""
-    await bare_loop(bootstrap, source, sink, sink, n, learn_first)
+async def bare(
+    bootstrap: str, source: str, sink: str, n: int, learn_first: int, cores: set[int] | None = None
+) -> Outputs:
+    """The bare aiokafka + River loop (``benchmarks.bare``) into ``sink``, in
+    a process of its own (on ``cores``, if given)."""
+    args = ["--bootstrap", bootstrap, "--source", source, "--sink", sink]
+    await run(
+        Path(sys.executable),
+        "benchmarks.bare",
+        [*args, "--events", str(n), "--learn-first", str(learn_first)],
+        cores,
+    )
     return Outputs.of(await read_all(bootstrap, sink, n, 60))
 
 
 async def quix(
-    bootstrap: str, source: str, sink: str, n: int, learn_first: int, python: Path
+    bootstrap: str,
+    source: str,
+    sink: str,
+    n: int,
+    learn_first: int,
+    python: Path,
+    cores: set[int] | None = None,
 ) -> Outputs:
-    """The Quix Streams app (``benchmarks.quix``) into ``sink``, in its own process."""
+    """The Quix Streams app (``benchmarks.quix``) into ``sink``, in a process
+    of its own (on ``cores``, if given)."""
     args = ["--bootstrap", bootstrap, "--source", source, "--sink", sink, "--group", sink]
+    await run(
+        python,
+        "benchmarks.quix",
+        [*args, "--events", str(n), "--learn-first", str(learn_first)],
+        cores,
+    )
+    return Outputs.of(await read_all(bootstrap, sink, n, 60))
+
+
+async def run(python: Path, module: str, args: list[str], cores: set[int] | None) -> None:
+    """``python -m module args`` until it exits, every thread of it on
+    ``cores`` (set before it starts, so every thread it makes inherits it)."""
+
+    def on_cores() -> None:
+        if cores is not None:
+            os.sched_setaffinity(0, cores)
+
     process = await asyncio.create_subprocess_exec(
         str(python),
         "-m",
-        "benchmarks.quix",
+        module,
         *args,
-        "--events",
-        str(n),
-        "--learn-first",
-        str(learn_first),
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"},
         stderr=asyncio.subprocess.PIPE,
+        preexec_fn=on_cores,
     )
     _, err = await process.communicate()
     if process.returncode != 0:
         sys.stderr.write(err.decode(errors="replace")[-4000:])
-        raise RuntimeError(f"the Quix Streams contender exited with {process.returncode}")
-    return Outputs.of(await read_all(bootstrap, sink, n, 60))
+        raise RuntimeError(f"{module} exited with {process.returncode}")

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
 from app.settings import Settings
+from benchmarks import cores
 from benchmarks.__main__ import fill
 from benchmarks.contenders import LOG_APPEND, Outputs, bare, create_topics
 from benchmarks.data import events, warm_model
@@ -92,3 +97,23 @@ async def test_the_bare_loop_publishes_the_warmed_models_probabilities_once_per_
     assert outputs.probabilities == expected
     assert len({json.dumps(p) for p in expected.values()}) > 500  # a model with weights
     assert outputs.events_per_s > 0
+
+
+def test_pinning_puts_every_thread_of_a_process_on_its_cores() -> None:
+    mine, others = cores.split()
+    assert mine and others and not mine & others
+    assert mine | others == os.sched_getaffinity(0)
+    code = "import threading, time; threading.Thread(target=time.sleep, args=(30,)).start()"
+    child = subprocess.Popen([sys.executable, "-c", code + "; time.sleep(30)"])
+    try:
+        tasks = Path(f"/proc/{child.pid}/task")
+        deadline = time.monotonic() + 10
+        while len(list(tasks.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)  # until its second thread exists
+        cores.pin(child.pid, mine)
+        assert {os.sched_getaffinity(int(t.name)) == mine for t in tasks.iterdir()} == {True}
+        cores.unpin_all([child.pid])
+        assert os.sched_getaffinity(child.pid) == cores.EVERY
+    finally:
+        child.kill()
+        child.wait()
