@@ -488,16 +488,24 @@ def ratio_rows(rates: dict[str, list[float]], pairs: int) -> list[tuple[str, str
 async def measure(args: argparse.Namespace, run: str) -> None:
     n = args.events
     base, logs = await prefilled(run, n, args.partitions)
-    rates, worker_runs, scorer_runs, differing = await rounds(args, run, base, logs)
+    pinned = cores.pin_the_rest(cores.split()[1]) if args.pin else []
+    try:
+        rates, worker_runs, scorer_runs, differing = await rounds(args, run, base, logs)
+    finally:
+        cores.unpin_all(pinned)
     rows = ratio_rows(rates, args.pairs)
+    if args.pin:
+        what = "each contender on a core of its own; the broker, Redis, the benchmark on the others"
+        rows.insert(0, (f"pinned: {what}", f"{len(pinned)} processes moved"))
     against = {
         c: statistics.median(r / q for r, q in zip(rates[c], rates["quix"], strict=True))
-        for c in ("scorer", "worker")
+        for c in ("scorer", "worker", "scorer + learner")
+        if c in rates
     }
     rows.append(
         (
-            "÷ Quix Streams scoring only, median of the rounds: scorer, worker",
-            f"{against['scorer']:.2f}, {against['worker']:.2f}",
+            f"÷ Quix Streams scoring only, median of the rounds: {', '.join(against)}",
+            ", ".join(f"{v:.2f}" for v in against.values()),
         )
     )
     all_runs = list(worker_runs)

@@ -47,7 +47,20 @@ def stack_pids() -> list[int]:
     for f in files:
         if f.exists() and Path(f"/proc/{f.read_text().strip()}").exists():
             pids.append(int(f.read_text().strip()))
-    return pids
+    return pids + children(pids)
+
+
+def children(parents: list[int]) -> list[int]:
+    """The processes whose parent is one of ``parents`` (a launcher's server)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid in parents:
+            out.append(int(stat.parent.name))
+    return out
 
 
 def pin_the_rest(others: set[int]) -> list[int]:
