@@ -20,6 +20,7 @@ import collections
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from benchmarks.__main__ import (
@@ -98,17 +99,22 @@ STARTUP = ("_find_and_load", "warm_model")
 """Imports and warming the model: start-up, not the path."""
 
 
+def stacks(raw: Path) -> Iterator[tuple[list[str], int]]:
+    """A raw py-spy profile's stacks (frames, outermost first, past the
+    thread's name) and their sample counts, start-up left out."""
+    for line in raw.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not any(start in stack for start in STARTUP):
+            yield stack.split(";")[1:], int(n)
+
+
 def shares(raw: Path) -> tuple[int, dict[str, float]]:
     """Busy samples (holding the GIL), and each part's share of them."""
     counts: collections.Counter[str] = collections.Counter()
     total = 0
-    for line in raw.read_text().splitlines():
-        stack, _, n = line.rpartition(" ")
-        if any(start in stack for start in STARTUP):
-            continue
-        samples = int(n)
+    for frames, samples in stacks(raw):
         total += samples
-        counts[part_of(stack.split(";")[1:])] += samples
+        counts[part_of(frames)] += samples
     names = [name for name, _ in PARTS] + ["the event loop and the rest"]
     return total, {name: counts[name] / total if total else 0.0 for name in names}
 
@@ -135,14 +141,11 @@ def own_functions(raw: Path, top: int) -> list[tuple[str, float]]:
     """The worker's own functions its samples go to, the busiest first."""
     counts: collections.Counter[str] = collections.Counter()
     total = 0
-    for line in raw.read_text().splitlines():
-        stack, _, n = line.rpartition(" ")
-        if any(start in stack for start in STARTUP):
-            continue
-        total += int(n)
-        part, frame = frame_of(stack.split(";")[1:])
+    for frames, samples in stacks(raw):
+        total += samples
+        part, frame = frame_of(frames)
         if part == OWN:
-            counts[frame.rsplit(":", 1)[0] + ")"] += int(n)
+            counts[frame.rsplit(":", 1)[0] + ")"] += samples
     return [(name, n / total) for name, n in counts.most_common(top)]
 
 
