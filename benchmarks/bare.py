@@ -7,16 +7,15 @@ with no join, no delay and no Redis, to tell learning's share of the
 worker's time from everything else's.
 
 It is timed as every contender is, by the broker's append times of its
-outputs (``benchmarks.timing``)."""
+outputs (``benchmarks.contenders``)."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from benchmarks.data import label, output, warm_model
+from benchmarks.data import contender_args, label, output, warm_model
 from schemas import FeatureEvent
 
 
@@ -61,13 +60,7 @@ async def bare_loop(
 def main() -> None:
     """``python -m benchmarks.bare``: the bare loop in a process of its own
     (``benchmarks.profile`` profiles it so)."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.bare", description=__doc__)
-    parser.add_argument("--bootstrap", required=True)
-    parser.add_argument("--source", required=True)
-    parser.add_argument("--sink", required=True)
-    parser.add_argument("--events", type=int, required=True)
-    parser.add_argument("--learn-first", type=int, default=0)
-    args = parser.parse_args()
+    args = contender_args("python -m benchmarks.bare", __doc__)
     asyncio.run(
         bare_loop(args.bootstrap, args.source, args.sink, args.sink, args.events, args.learn_first)
     )

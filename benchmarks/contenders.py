@@ -106,16 +106,10 @@ async def read_all(bootstrap: str, topic: str, n: int, within: float) -> list[An
 async def bare(
     bootstrap: str, source: str, sink: str, n: int, learn_first: int, cores: set[int] | None = None
 ) -> Outputs:
-    """The bare aiokafka + River loop (``benchmarks.bare``) into ``sink``, in
-    a process of its own (on ``cores``, if given)."""
-    args = ["--bootstrap", bootstrap, "--source", source, "--sink", sink]
-    await run(
-        Path(sys.executable),
-        "benchmarks.bare",
-        [*args, "--events", str(n), "--learn-first", str(learn_first)],
-        cores,
+    """The bare aiokafka + River loop (``benchmarks.bare``) into ``sink``."""
+    return await contend(
+        Path(sys.executable), "benchmarks.bare", bootstrap, source, sink, n, learn_first, cores
     )
-    return Outputs.of(await read_all(bootstrap, sink, n, 60))
 
 
 async def quix(
@@ -127,15 +121,24 @@ async def quix(
     python: Path,
     cores: set[int] | None = None,
 ) -> Outputs:
-    """The Quix Streams app (``benchmarks.quix``) into ``sink``, in a process
-    of its own (on ``cores``, if given)."""
-    args = ["--bootstrap", bootstrap, "--source", source, "--sink", sink, "--group", sink]
-    await run(
-        python,
-        "benchmarks.quix",
-        [*args, "--events", str(n), "--learn-first", str(learn_first)],
-        cores,
-    )
+    """The Quix Streams app (``benchmarks.quix``) into ``sink``, with its own interpreter."""
+    return await contend(python, "benchmarks.quix", bootstrap, source, sink, n, learn_first, cores)
+
+
+async def contend(
+    python: Path,
+    module: str,
+    bootstrap: str,
+    source: str,
+    sink: str,
+    n: int,
+    learn_first: int,
+    cores: set[int] | None,
+) -> Outputs:
+    """A contender's module in a process of its own (on ``cores``, if given),
+    until it has scored ``n`` events from ``source`` into ``sink``; its outputs."""
+    args = ["--bootstrap", bootstrap, "--source", source, "--sink", sink, "--events", str(n)]
+    await run(python, module, [*args, "--learn-first", str(learn_first)], cores)
     return Outputs.of(await read_all(bootstrap, sink, n, 60))
 
 

@@ -3,6 +3,7 @@ bytes of JSON), keyed by event id, seeded."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 from collections.abc import Iterator, Mapping
@@ -64,3 +65,16 @@ def warm_model() -> OnlineModel:
     for x, y in warm_events():
         model.learn(x, y)
     return model
+
+
+def contender_args(prog: str, description: str | None) -> argparse.Namespace:
+    """A contender's command line (``benchmarks.bare``, ``benchmarks.quix``):
+    where it reads and writes, how many events, how many of them it learns.
+    Its consumer group is named after its sink."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--source", required=True)
+    parser.add_argument("--sink", required=True)
+    parser.add_argument("--events", type=int, required=True)
+    parser.add_argument("--learn-first", type=int, default=0)
+    return parser.parse_args()

@@ -211,7 +211,6 @@ async def measure(args: argparse.Namespace, run: str) -> None:
             continue
         sink = f"{run}-{name}"
         await create_topics(bootstrap, [sink], 4, LOG_APPEND)
-        extra = ["--group", sink] if name == "quix" else []
         command = [
             str(python),
             "-m",
@@ -224,7 +223,6 @@ async def measure(args: argparse.Namespace, run: str) -> None:
             sink,
             "--events",
             str(n),
-            *extra,
         ]
         results[name] = await profile_process(name, command, sink, n, bootstrap, logs)
     for name, role in (("scorer", SCORER), ("worker", ONE)):

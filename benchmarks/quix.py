@@ -14,26 +14,18 @@ broker's append times of its outputs.
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 from typing import Any
 
 from quixstreams import Application  # type: ignore[import-not-found, unused-ignore]
 
-from benchmarks.data import label, warm_model
+from benchmarks.data import contender_args, label, warm_model
 from schemas import FeatureEvent
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.quix", description=__doc__)
-    parser.add_argument("--bootstrap", required=True)
-    parser.add_argument("--source", required=True)
-    parser.add_argument("--sink", required=True)
-    parser.add_argument("--group", required=True)
-    parser.add_argument("--events", type=int, required=True)
-    parser.add_argument("--learn-first", type=int, default=0)
-    args = parser.parse_args()
+    args = contender_args("python -m benchmarks.quix", __doc__)
     model = warm_model()
 
     def score(value: dict[str, Any]) -> dict[str, Any]:
@@ -50,7 +42,7 @@ def main() -> None:
 
     app = Application(
         broker_address=args.bootstrap,
-        consumer_group=args.group,
+        consumer_group=args.sink,
         auto_offset_reset="earliest",
         state_dir=tempfile.mkdtemp(prefix="quix-state-"),
         loglevel="WARNING",
