@@ -78,7 +78,7 @@ async def guarded(
 
 
 async def delivered(
-    send: Callable[[], Awaitable[None]],
+    send: Callable[[], Awaitable[object]],
     records: Sequence[Message],
     settings: Settings,
     dead_letters: Any,
