@@ -35,10 +35,15 @@ async def route(records: list[Message]) -> RoutedLabels:
 async def deliver(batch: RoutedLabels) -> RoutedLabels:
     """The batch's outputs: training records that cannot be published are
     dead-lettered instead."""
-    forward = partial(publish, topics.training, [(t.event_id, t) for t in batch.training])
+    offsets: list[int] = []
+
+    async def forward() -> None:
+        offsets[:] = await publish(topics.training, [(t.event_id, t) for t in batch.training])
+
     failed = await delivered(forward, batch.routed, settings, topics.dead_letter)
     await publish(topics.dead_letter, ((d.key, d) for d in batch.dead_letters))
     if failed is None:
+        batch.forwarded = list(zip(offsets, batch.training, strict=True))
         return batch
     return RoutedLabels(dead_letters=batch.dead_letters + failed.letters)
 
@@ -46,3 +51,6 @@ async def deliver(batch: RoutedLabels) -> RoutedLabels:
 def done(events: list[Any], batch: RoutedLabels) -> None:
     ack(app, events)
     telemetry.record_rejected(batch.dead_letters)
+    # In the learner's process, the learner takes them now (in order: the
+    # batches are done in order), not a fetch from the training topic later.
+    runtime.offer(batch.forwarded)

@@ -3,19 +3,23 @@ records are acknowledged once a snapshot holds them."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from functools import partial
 
 from agents.drift import announce
 from app import telemetry
+from app.errors import EddyError
 from app.labels import training_records
-from app.learner import Learned
+from app.learner import Learned, Record
 from app.runtime.guard import Failed, failed_labels, guarded
 from app.runtime.internals import Receipt, messages, tracked
 from app.runtime.publish import publish
 from app.streams import app, fetches, persist, runtime, settings, topics
 from app.training import Training
 from app.watch import error_drift_events
+
+log = logging.getLogger(__name__)
 
 REPLY_TTL_SECONDS = 60
 """How long the outcomes of a ``POST /learn`` request are kept for it."""
@@ -65,6 +69,39 @@ async def learn_from_labels(stream):  # type: ignore[no-untyped-def]
                 await persist(runtime.store.put_replies, replies, REPLY_TTL_SECONDS)
         else:
             await report(training, learned)
+
+
+@app.task
+async def learn_ahead() -> None:
+    """Training records this process published, taken by its learner as
+    soon as they are acknowledged, and labels waiting for features retried
+    as soon as this process stores features (``Training.learn_ahead``).
+    Whatever it does not take, for any reason, comes back from the training
+    topic."""
+    while True:
+        records: list[Record] = []
+        stored = 0
+        item = await runtime.forwarded.get()
+        while True:
+            if isinstance(item, int):
+                stored += item
+            else:
+                records += item
+            if runtime.forwarded.empty():
+                break
+            item = runtime.forwarded.get_nowait()
+        if not runtime.learning:
+            continue
+        training = await runtime.training()
+        try:
+            learned = await training.learn_ahead(records, stored)
+        except EddyError as exc:  # Redis away: the training topic's fetch waits it out
+            log.info("labels not learned ahead of the training topic: %s", exc)
+            continue
+        except Exception:  # a bug: the training topic's fetch dead-letters its labels
+            log.exception("labels not learned ahead of the training topic")
+            continue
+        await report(training, learned)
 
 
 @app.timer(settings.snapshot_interval_seconds)

@@ -71,3 +71,5 @@ async def deliver(batch: ScoredBatch, received: float) -> ScoredBatch:
 def done(events: list[Any], received: float, batch: ScoredBatch) -> None:
     ack(app, events)
     telemetry.record_scored(batch, received, time.time())
+    # Labels that came before these features need not wait for a timer.
+    runtime.stored(len(batch.pending))

@@ -22,6 +22,9 @@ class RoutedLabels:
     dead_letters: list[DeadLetterEvent] = field(default_factory=list)
     routed: list[Message] = field(default_factory=list)
     """The records behind the training records, in their order."""
+    forwarded: list[Record] = field(default_factory=list)
+    """The training records as published: each with its offset in the
+    training topic."""
 
 
 def route_labels(

@@ -71,6 +71,12 @@ label_outcomes = _counter(
     "frozen, unsampled.",
     "outcome",
 )
+labels_ahead = _counter(
+    "eddy_labels_learned_ahead",
+    "Training records the learner's process took (learned, or set waiting for their features) "
+    "as it published them, before reading them back from the training topic, which then "
+    "skips them.",
+)
 label_delay = _histogram(
     "eddy_label_delay_seconds",
     "From scoring an event to its label reaching the labels topic (joined labels).",

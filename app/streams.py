@@ -7,6 +7,7 @@ Built once per process from one ``Settings``. Agents import ``app`` and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -22,6 +23,7 @@ from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception, wait_e
 
 from app.errors import EddyError
 from app.kafka_auth import ssl_context
+from app.learner import Record
 from app.runtime.internals import BatchApp, Fetches, Partitions
 from app.runtime.readiness import HEARTBEAT_TTL_SECONDS
 from app.runtime.topics import provision
@@ -32,6 +34,10 @@ from app.training import Training, bootstrap, initial_state
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+FORWARDED_BATCHES = 64
+"""Batches of published training records the learner's process keeps for
+its learner to take ahead (``Runtime.offer``)."""
 
 
 def faust_credentials(settings: Settings) -> SASLCredentials | ssl.SSLContext | None:
@@ -160,6 +166,12 @@ class Runtime:
     """How this process names itself in the learner's heartbeat."""
     learning: bool = False
     """Whether this process holds the training partition."""
+    forwarded: asyncio.Queue[list[Record] | int] = field(
+        default_factory=lambda: asyncio.Queue(FORWARDED_BATCHES)
+    )
+    """For this process's learner to take ahead of the training topic
+    (``Training.learn_ahead``): training records this process published,
+    with their offsets, and how many events' features it stored."""
     _served: ServedModel | None = None
     _training: Training | None = None
     _acquiring: asyncio.Future[None] | None = None
@@ -195,6 +207,21 @@ class Runtime:
 
     def owns(self) -> bool:
         return self.learning
+
+    def offer(self, records: list[Record]) -> None:
+        """Training records just published: for this process's learner, if
+        it learns now. When it is that far behind, they are not kept: the
+        training topic brings them."""
+        if self.learning and records:
+            with contextlib.suppress(asyncio.QueueFull):
+                self.forwarded.put_nowait(records)
+
+    def stored(self, events: int) -> None:
+        """Features of ``events`` events just stored: if this process's
+        learner holds labels waiting for features, it tries as many again."""
+        if self.learning and events and self._training is not None and self._training.waiting:
+            with contextlib.suppress(asyncio.QueueFull):
+                self.forwarded.put_nowait(events)
 
     def assigned(self, partitions: Partitions) -> None:
         """The consumer's assignment: take the learning over if it holds the

@@ -295,31 +295,83 @@ class Training:
             if not self._owns():
                 receipt.forget()
                 return Learned()
+            learner = self._learner
+            if learner is not None and not learner.unseen(records) and not learner.state.waiting:
+                # All learned ahead (``learn_ahead``): acknowledged by the
+                # next snapshot, which the timer writes.
+                self._receipts.append(receipt)
+                return Learned()
             learner = await self._current()
-            new = learner.unseen(records)
+            return await self._learn_batch(learner, learner.unseen(records), receipt)
+
+    async def learn_ahead(self, records: Sequence[Record], stored: int = 0) -> Learned:
+        """Learn records this process has just published to the training
+        topic (acknowledged by the broker, at these offsets) before they come
+        back from it: the learner's own process then serves them a broker
+        round trip and a fetch sooner. ``stored``: features of that many
+        events were just stored by this process, so as many labels waiting
+        for their features are tried again now, not at the next timer.
+
+        Records are taken only from the learner's next offset on, and only as
+        far as the offsets follow one another: a record from another process
+        in between, or records the learner has not reached, leave the rest to
+        the training topic, where what was learned here is skipped by offset
+        (nothing learned twice, nothing passed over). Nothing is
+        acknowledged here: the topic's records are, by the snapshot that
+        holds them, as always.
+        """
+        async with self._lock:
+            learner = self._learner
+            if not self._owns() or learner is None:
+                return Learned()
+            # Not checked against the head version in Redis (a round trip per
+            # call): the topic's batches and the timer do, and a snapshot is
+            # written only on top of the version it started from.
             learned = Learned()
-            if learner.state.waiting and self._retry_pays:
-                # Labels that came just before their features (a label
-                # right behind its event) are learned at the next batch,
-                # not at the next timer.
-                learned.add(await self._retry_once(learner))
-            learned.add(await self._learn(learner, new, retry=0))
-            self._unsaved.extend(new)
-            self._receipts.append(receipt)
-            if not self._owns():  # revoked while learning: release did not get the lock
-                self._abandon()
-            elif learned.resets or learned.challenges:
-                await self._drift_version(learner, learned)
-            elif (earned := learner.earned()) is not None:
-                await self._promotion(learner, learned, earned)
-            elif time.monotonic() - self._last_snapshot >= self._settings.snapshot_interval_seconds:
-                try:
-                    await self._snapshot(learner, learner.version)
-                except StoreUnavailable as exc:
-                    log.warning("snapshot postponed: %s", exc)  # the timer tries again
-                except SnapshotConflict:
-                    pass  # logged; the next batch resolves it
+            if stored and learner.state.waiting:
+                learned.add(await self._retry_once(learner, stored))
+            start = learner.state.offset + 1
+            follow = 0
+            while follow < len(records) and records[follow][0] == start + follow:
+                follow += 1
+            if follow:
+                metrics.labels_ahead.inc(follow)
+                learned.add(await self._learn_batch(learner, records[:follow], NoReceipt()))
             return learned
+
+    @property
+    def waiting(self) -> int:
+        """Labels the learner holds, waiting for their features."""
+        learner = self._learner
+        return len(learner.state.waiting) if learner is not None else 0
+
+    async def _learn_batch(
+        self, learner: Learner, new: Sequence[Record], receipt: Receipt
+    ) -> Learned:
+        """``learn``'s work, the lock held."""
+        learned = Learned()
+        if learner.state.waiting and self._retry_pays:
+            # Labels that came just before their features (a label
+            # right behind its event) are learned at the next batch,
+            # not at the next timer.
+            learned.add(await self._retry_once(learner))
+        learned.add(await self._learn(learner, new, retry=0))
+        self._unsaved.extend(new)
+        self._receipts.append(receipt)
+        if not self._owns():  # revoked while learning: release did not get the lock
+            self._abandon()
+        elif learned.resets or learned.challenges:
+            await self._drift_version(learner, learned)
+        elif (earned := learner.earned()) is not None:
+            await self._promotion(learner, learned, earned)
+        elif time.monotonic() - self._last_snapshot >= self._settings.snapshot_interval_seconds:
+            try:
+                await self._snapshot(learner, learner.version)
+            except StoreUnavailable as exc:
+                log.warning("snapshot postponed: %s", exc)  # the timer tries again
+            except SnapshotConflict:
+                pass  # logged; the next batch resolves it
+        return learned
 
     async def skip(self, records: Sequence[Record], receipt: Receipt) -> None:
         """Give up on records that could not be learned (dead-lettered by the
@@ -485,11 +537,12 @@ class Training:
                 break
         return learned
 
-    async def _retry_once(self, learner: Learner) -> Learned:
-        """Retry a batch of waiting labels; note whether half of them were
-        resolved (if not, batches stop retrying until the timer's retry pays)."""
+    async def _retry_once(self, learner: Learner, most: int | None = None) -> Learned:
+        """Retry a batch of waiting labels (at most ``most``); note whether
+        half of them were resolved (if not, batches stop retrying until the
+        timer's retry pays)."""
         before = len(learner.state.waiting)
-        size = min(before, self._settings.batch_max_events)
+        size = min(before, self._settings.batch_max_events, most or before)
         learned = await self._learn(learner, [], retry=size)
         self._retry_pays = (before - len(learner.state.waiting)) * 2 >= size
         return learned

@@ -43,6 +43,9 @@ class Freshness:
     """Label to served, in the learner's process."""
     loaded: Served
     """Label to served, in the follower."""
+    ahead: int
+    """Labels the worker's learner took as they were published, ahead of
+    the training topic."""
 
     def describe(self) -> str:
         return (
@@ -51,7 +54,7 @@ class Freshness:
             f"{self.river['roc_auc']:.4f}; staleness in labels: median "
             f"{statistics.median(self.staleness)}, max {max(self.staleness)}; label served, "
             f"learner's process: {self.live.describe()}; another process: "
-            f"{self.loaded.describe()}"
+            f"{self.loaded.describe()}; learned ahead of the training topic: {self.ahead}"
         )
 
 
@@ -107,4 +110,5 @@ async def measure(
         [ideal[p["event_id"]] - p["model_learned"] for p in predictions],
         label_served(worker.metrics(), "live"),
         label_served(follower.metrics(), "snapshot"),
+        int(worker.metrics().get(("eddy_labels_learned_ahead_total", ()), 0)),
     )

@@ -356,6 +356,56 @@ async def test_waiting_labels_are_retried_a_batch_at_a_time_while_it_pays(
     assert training.learner.state.waiting == [] and training.learner.state.learned == 50
 
 
+async def test_records_published_here_are_learned_ahead_of_the_topic_once_in_order(
+    store: Store, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(snapshot_interval_seconds=60)
+    served = await bootstrap(store, untrained())
+    training = Training(store, settings, served)
+    # Nothing before the learner is loaded (at assignment).
+    assert (await training.learn_ahead([(0, label("a"))])).outcomes == {}
+    await training.acquire()
+    await score(store, "a", "b", "c", "d")
+    before = sample("eddy_labels_learned_ahead_total")
+    # Offset 0 (another process's record, say) is not here: nothing is
+    # taken past it.
+    assert (await training.learn_ahead([(1, label("b")), (2, label("c"))])).outcomes == {}
+    # From the learner's next offset, as far as the offsets follow one another.
+    learned = await training.learn_ahead([(0, label("a")), (1, label("b")), (3, label("d"))])
+    assert learned.outcomes == {Outcome.JOINED: 2}
+    assert served.live and served.learned == 2  # served at once
+    assert sample("eddy_labels_learned_ahead_total") - before == 2
+    # The topic brings every record: those learned ahead are skipped by
+    # offset, the rest learned; all are acknowledged by the next snapshot.
+    done: list[str] = []
+    learned = await training.learn(
+        [(0, label("a")), (1, label("b")), (2, label("c")), (3, label("d"))], Tally(done, "0-3")
+    )
+    assert learned.outcomes == {Outcome.JOINED: 2}
+    await training.learn([(0, label("a"))], Tally(done, "0 again"))
+    assert done == []
+    await training.flush()
+    assert done == ["ack 0-3", "ack 0 again"]
+    assert training.learner is not None and training.learner.state.learned == 4
+    # A process that does not own the learning takes nothing.
+    other = Training(store, settings, served, owns=lambda: False)
+    assert (await other.learn_ahead([(4, label("e"))])).outcomes == {}
+
+
+async def test_labels_waiting_for_features_stored_here_are_tried_again_at_once(
+    store: Store, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(snapshot_interval_seconds=60)
+    training = Training(store, settings, await bootstrap(store, untrained()))
+    await training.acquire()
+    # The label is published before its event's features are stored.
+    learned = await training.learn_ahead([(0, label("early"))])
+    assert learned.outcomes == {} and training.waiting == 1
+    await score(store, "early")
+    learned = await training.learn_ahead([], stored=1)
+    assert learned.outcomes == {Outcome.JOINED: 1} and training.waiting == 0
+
+
 async def test_the_learners_process_serves_what_it_learned_before_any_snapshot(
     store: Store, twin: Store, make_settings: Callable[..., Settings]
 ) -> None:
