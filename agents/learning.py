@@ -24,8 +24,8 @@ log = logging.getLogger(__name__)
 REPLY_TTL_SECONDS = 60
 """How long the outcomes of a ``POST /learn`` request are kept for it."""
 
-ROLLING_QUALITY_INTERVAL = 1.0
-"""Seconds between readings of the rolling quality window."""
+QUALITY_INTERVAL = 1.0
+"""Seconds between readings of the live quality (``telemetry.record_quality``)."""
 
 
 async def report(training: Training, learned: Learned) -> None:
@@ -116,12 +116,10 @@ async def snapshot_model() -> None:
         telemetry.record_model_events(events)
 
 
-@app.timer(ROLLING_QUALITY_INTERVAL)
-async def report_rolling_quality() -> None:
-    """The rolling window is computed when read (over its last labels): read
-    once a second, not at every snapshot."""
+@app.timer(QUALITY_INTERVAL)
+async def report_quality() -> None:
     if not runtime.learning:
         return
     training = await runtime.training()
     if training.learner is not None:
-        telemetry.record_rolling_quality(training.learner.state)
+        telemetry.record_quality(training.learner.state)

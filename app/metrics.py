@@ -100,8 +100,8 @@ pending_events = _gauge(
 model_quality = _gauge(
     "eddy_model_quality",
     "Live prequential quality of the served predictions, by metric and window "
-    "(all: the whole stream, after every batch learned; rolling: the last "
-    "EDDY_QUALITY_WINDOW labels, every second).",
+    "(all: the whole stream; rolling: the last EDDY_QUALITY_WINDOW labels). Read every "
+    "second, as are the other quality gauges.",
     "metric",
     "window",
 )
