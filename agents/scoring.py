@@ -58,8 +58,15 @@ async def deliver(batch: ScoredBatch, received: float) -> ScoredBatch:
         batch.clocks,
     )
     predict = partial(publish, topics.predictions, [(p.event_id, p) for p in batch.predictions])
+
+    async def stored() -> object:
+        result = await guarded(store, batch.scored, settings)
+        # Labels that came before these features need not wait for a timer.
+        runtime.stored(len(batch.pending))
+        return result
+
     _, failed, _ = await asyncio.gather(
-        guarded(store, batch.scored, settings),
+        stored(),
         delivered(predict, batch.scored, settings, topics.dead_letter),
         publish(topics.dead_letter, ((d.key, d) for d in batch.dead_letters)),
     )
@@ -71,5 +78,3 @@ async def deliver(batch: ScoredBatch, received: float) -> ScoredBatch:
 def done(events: list[Any], received: float, batch: ScoredBatch) -> None:
     ack(app, events)
     telemetry.record_scored(batch, received, time.time())
-    # Labels that came before these features need not wait for a timer.
-    runtime.stored(len(batch.pending))
