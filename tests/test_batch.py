@@ -77,6 +77,9 @@ async def test_labels_are_learned_only_when_asked_and_never_written_back(
     for i in range(3):  # x=1 is True, version 3 after 3 labels
         await score(store, f"e{i}")
         await learn(training, [(i, TrainingEvent(event_id=f"e{i}", label=True, label_at=1e9))])
+        # A version per label: written by ``learn`` if the interval has
+        # passed since the last (not within the same millisecond), else here.
+        await training.flush()
     events = tmp_path / "events.jsonl"
     events.write_text(
         "".join(json.dumps({"event_id": f"b{i}", "features": {"x": 1.0}}) + "\n" for i in range(60))
