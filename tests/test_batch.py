@@ -34,6 +34,7 @@ async def test_a_file_is_scored_by_the_served_version_and_bad_lines_set_aside(
     for i in range(3):  # versions 1 to 3: x=1 is True
         await score(store, f"e{i}")
         await learn(training, [(i, TrainingEvent(event_id=f"e{i}", label=True, label_at=1e9))])
+        await training.flush()  # the version, if ``learn`` came within the interval
     assert served.version == 3
 
     events = tmp_path / "events.jsonl"

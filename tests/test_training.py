@@ -137,7 +137,8 @@ async def test_a_snapshot_refused_by_compare_and_set_is_counted_and_resolved(
     new = Training(
         twin, make_settings(snapshot_interval_seconds=60), await bootstrap(twin, untrained())
     )
-    await learn(old, [(0, label("a"))])  # version 1
+    await learn(old, [(0, label("a"))])
+    await old.flush()  # version 1, if ``learn`` came within the interval
     await learn(new, [(0, label("a"))])  # new resumes from version 1: nothing to learn
     join = store.join
     raced = False
@@ -214,7 +215,8 @@ async def test_a_learner_revoked_while_it_learns_gives_its_records_back_unwritte
     training = Training(store, settings, await bootstrap(store, untrained()), lambda: owns)
     await score(store, "a", "b")
     done: list[str] = []
-    await training.learn([(0, label("a"))], Tally(done, "a"))  # version 1
+    await training.learn([(0, label("a"))], Tally(done, "a"))
+    await training.flush()  # version 1, if ``learn`` came within the interval
     join = store.join
 
     async def revoked_meanwhile(claims: list[tuple[str, int]], ttl: int) -> object:
