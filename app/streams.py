@@ -209,19 +209,23 @@ class Runtime:
         return self.learning
 
     def offer(self, records: list[Record]) -> None:
-        """Training records just published: for this process's learner, if
-        it learns now. When it is that far behind, they are not kept: the
-        training topic brings them."""
-        if self.learning and records:
-            with contextlib.suppress(asyncio.QueueFull):
-                self.forwarded.put_nowait(records)
+        """Training records just published, with their offsets: for this
+        process's learner."""
+        if records:
+            self._hand(records)
 
     def stored(self, events: int) -> None:
         """Features of ``events`` events just stored: if this process's
         learner holds labels waiting for features, it tries as many again."""
-        if self.learning and events and self._training is not None and self._training.waiting:
+        if events and self._training is not None and self._training.waiting:
+            self._hand(events)
+
+    def _hand(self, item: list[Record] | int) -> None:
+        """To the learner, if this process learns now; dropped if it is that
+        far behind (the training topic and the timer make up for it)."""
+        if self.learning:
             with contextlib.suppress(asyncio.QueueFull):
-                self.forwarded.put_nowait(events)
+                self.forwarded.put_nowait(item)
 
     def assigned(self, partitions: Partitions) -> None:
         """The consumer's assignment: take the learning over if it holds the

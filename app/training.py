@@ -328,7 +328,8 @@ class Training:
             # call): the topic's batches and the timer do, and a snapshot is
             # written only on top of the version it started from.
             learned = Learned()
-            if stored and learner.state.waiting:
+            retried = bool(stored and learner.state.waiting)
+            if retried:
                 learned.add(await self._retry_once(learner, stored))
             start = learner.state.offset + 1
             follow = 0
@@ -336,7 +337,11 @@ class Training:
                 follow += 1
             if follow:
                 metrics.labels_ahead.inc(follow)
-                learned.add(await self._learn_batch(learner, records[:follow], NoReceipt()))
+                learned.add(
+                    await self._learn_batch(
+                        learner, records[:follow], NoReceipt(), retry=not retried
+                    )
+                )
             return learned
 
     @property
@@ -346,11 +351,12 @@ class Training:
         return len(learner.state.waiting) if learner is not None else 0
 
     async def _learn_batch(
-        self, learner: Learner, new: Sequence[Record], receipt: Receipt
+        self, learner: Learner, new: Sequence[Record], receipt: Receipt, *, retry: bool = True
     ) -> Learned:
-        """``learn``'s work, the lock held."""
+        """``learn``'s work, the lock held (``retry``: unless the caller has
+        just retried the waiting labels)."""
         learned = Learned()
-        if learner.state.waiting and self._retry_pays:
+        if retry and learner.state.waiting and self._retry_pays:
             # Labels that came just before their features (a label
             # right behind its event) are learned at the next batch,
             # not at the next timer.
