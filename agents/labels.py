@@ -38,7 +38,9 @@ async def deliver(batch: RoutedLabels) -> RoutedLabels:
     offsets: list[int] = []
 
     async def forward() -> None:
-        offsets[:] = await publish(topics.training, [(t.event_id, t) for t in batch.training])
+        offsets[:] = await publish(
+            topics.training, [(t.event_id, t) for t in batch.training], express=True
+        )
 
     failed = await delivered(forward, batch.routed, settings, topics.dead_letter)
     await publish(topics.dead_letter, ((d.key, d) for d in batch.dead_letters))

@@ -66,6 +66,9 @@ ATTRIBUTES: list[tuple[Any, str]] = [
     (faust_consumer.Consumer, "_unacked_messages"),
     (faust_aiokafka.Consumer, "wait_first"),
     (faust_aiokafka.Transport, "Consumer"),
+    (faust_aiokafka.Transport, "Producer"),
+    (faust_aiokafka.Producer, "_new_producer"),
+    (faust_aiokafka.Producer, "_ensure_producer"),
     (faust.App, "_new_transport"),
     (faust.App, "_consumer"),
     (faust.App, "consumer_generation_id"),
@@ -85,6 +88,8 @@ OVERRIDES = {
     faust_aiokafka.Consumer._drain_messages: ["self", "fetcher"],
     faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer: ["self", "transport"],
     faust.App.on_stop: ["self"],
+    faust_aiokafka.Producer.on_start: ["self"],
+    faust_aiokafka.Producer.on_stop: ["self"],
     faust.Channel.clone: ["self", "is_iterator", "kwargs"],
     faust.Channel.put: ["self", "value"],
 }

@@ -11,8 +11,11 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import DefaultPartitioner
 
-from app.runtime.publish import _send, send
+from app.runtime.internals import producer
+from app.runtime.publish import _send, publish, send
 from app.settings import Settings
+from app.streams import create_app
+from schemas.events import TrainingEvent
 from tests.harness import Reader
 
 pytestmark = pytest.mark.integration
@@ -54,3 +57,34 @@ async def test_batches_split_when_full_and_keep_key_partitioning(
     at = {r.key: r.offset for r in reader.records}
     assert offsets == [at[key] for key, _ in records[1000:]]
     assert len(set(offsets)) < 1000  # offsets are per partition: the check is not trivial
+
+
+async def test_express_records_go_on_a_producer_of_their_own_started_and_stopped_with_faust_s(
+    kafka_up: None, make_settings: Callable[..., Settings]
+) -> None:
+    # aiokafka sends one request per broker at a time: a training record
+    # behind a batch of predictions waited for that batch's request.
+    settings = make_settings()
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(settings.topic_training, 1, 1)])
+    await admin.close()
+    app = create_app(settings)
+    await app.producer.start()
+    try:
+        main, express = producer(app), producer(app, express=True)
+        assert express is not main
+        for client in (main, express):
+            assert client.client._bootstrap_servers == [settings.kafka_bootstrap]
+            assert client._sender._acks == -1
+        events = [TrainingEvent(event_id=f"e{i}", label=i % 2 == 0, label_at=i) for i in range(50)]
+        offsets = await publish(
+            app.topic(settings.topic_training), [(e.event_id, e) for e in events], express=True
+        )
+    finally:
+        await app.producer.stop()
+    assert main._closed and express._closed
+    async with Reader(settings.kafka_bootstrap, settings.topic_training) as reader:
+        await reader.until("50 records", lambda v: len(v) >= 50, 30)
+    assert [v["event_id"] for v in reader.values] == [e.event_id for e in events]
+    assert offsets == [r.offset for r in reader.records] == list(range(50))

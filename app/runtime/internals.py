@@ -16,7 +16,9 @@ What it gives the rest of the worker:
 ``tracked`` / ``ack`` / ``forget``  an agent's fetches, tracked until their
                                     outputs are safe, or given back unhandled
 ``messages``                        Faust messages as the core's ``Message``
-``producer``                        the aiokafka producer under Faust's
+``producer``                        the aiokafka producer under Faust's,
+                                    or a second one for records a reader
+                                    waits on
 ``assignment`` / ``joined`` /       what this process holds, whether it holds
 ``lag``                             it now, and how far behind it is
 ==================================  ==========================================
@@ -55,7 +57,7 @@ from typing import Any, cast
 
 import faust
 from aiokafka import AIOKafkaProducer
-from faust.exceptions import ConsumerNotStarted
+from faust.exceptions import ConsumerNotStarted, NotReady
 from faust.transport import drivers
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -265,8 +267,40 @@ class Fetches(faust.Channel):  # type: ignore[misc]
             # rebalance seeks to the committed offsets.
 
 
+class BatchProducer(faust_aiokafka.Producer):  # type: ignore[misc]
+    """Faust's aiokafka producer, with a second one for records a reader
+    waits on (``producer(app, express=True)``), started and stopped with it.
+
+    aiokafka sends one produce request per broker at a time, everything
+    queued since the last one riding in the next: a training record
+    published behind a batch of predictions waited for that batch's
+    request, then its own. On a connection of its own it does not.
+    """
+
+    _express: AIOKafkaProducer | None = None
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        express = self._new_producer()
+        self.beacon.add(express)
+        await express.start()
+        self._express = express
+
+    async def on_stop(self) -> None:
+        await super().on_stop()
+        express, self._express = self._express, None
+        if express is not None:
+            await express.stop()
+
+    def express(self) -> AIOKafkaProducer:
+        if self._express is None:
+            raise NotReady("Producer service not yet started")
+        return self._express
+
+
 class BatchTransport(faust_aiokafka.Transport):  # type: ignore[misc]
     Consumer = BatchConsumer
+    Producer = BatchProducer
 
 
 RevokingHook = Callable[[Partitions], Awaitable[None]]
@@ -457,8 +491,12 @@ def messages(fetched: Sequence[Any]) -> list[Message]:
     return out
 
 
-def producer(app: Any) -> AIOKafkaProducer:
-    """The aiokafka producer under Faust's (started with the app)."""
+def producer(app: Any, *, express: bool = False) -> AIOKafkaProducer:
+    """The aiokafka producer under Faust's (started with the app); with
+    ``express``, the one of its own for records a reader waits on
+    (``BatchProducer``)."""
+    if express:
+        return cast(BatchProducer, app.producer).express()
     return cast(AIOKafkaProducer, app.producer._ensure_producer())
 
 

@@ -21,9 +21,14 @@ from app.runtime.internals import producer as producer_of
 log = logging.getLogger(__name__)
 
 
-async def publish(topic: Any, records: Iterable[tuple[str | None, BaseModel]]) -> list[int]:
+async def publish(
+    topic: Any, records: Iterable[tuple[str | None, BaseModel]], *, express: bool = False
+) -> list[int]:
     """Send every record and wait until the broker has acknowledged all of
     them; each record's offset in its partition, in the order given.
+    ``express``: on the producer of its own for records a reader waits on
+    (the training records the learner's process learns as soon as they are
+    acknowledged), not queued behind the predictions' requests.
 
     The records go to the aiokafka producer under Faust's, a record batch
     per partition: the per-message machinery of ``Topic.send`` (attachments,
@@ -36,7 +41,7 @@ async def publish(topic: Any, records: Iterable[tuple[str | None, BaseModel]]) -
         (None if key is None else key.encode(), record.model_dump_json().encode())
         for key, record in records
     ]
-    return await send(producer_of(topic.app), topic.get_topic_name(), encoded)
+    return await send(producer_of(topic.app, express=express), topic.get_topic_name(), encoded)
 
 
 async def send(
