@@ -40,7 +40,7 @@ from app.serving import ServedModel
 from app.settings import Settings
 from app.store import Snapshot, Store
 from app.watch import watermark
-from schemas import ModelAction, ModelEvent
+from schemas import ModelAction, ModelEvent, TrainingEvent
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,10 @@ class NoReceipt:
     def forget(self) -> None:
         pass
 
+
+AHEAD_MAX = 4096
+"""Most training records a learner holds ahead of its next offset, for the
+training topic to fill the gap before them (``Training.learn_ahead``)."""
 
 LEARN_SLICE = 64
 """Labels learned between two turns of the event loop: a batch of 500 takes
@@ -236,6 +240,10 @@ class Training:
         """First and last arrival, and count, of the labels learned since
         the last snapshot (``[]``: none): how other processes measure how
         soon they serve them."""
+        self._ahead: dict[int, TrainingEvent] = {}
+        """Records published here, by offset, not learned yet: past a gap
+        (a record from another process, or one dropped on the way), held
+        until the training topic brings the records before them."""
 
     @property
     def learner(self) -> Learner | None:
@@ -276,6 +284,7 @@ class Training:
             receipt.forget()
         self._unsaved.clear()
         self._labels_at = []
+        self._ahead.clear()
 
     async def _snapshot_if_owned(self, learner: Learner) -> bool:
         """Snapshot, unless the partition was revoked meanwhile: then only
@@ -302,7 +311,13 @@ class Training:
                 self._receipts.append(receipt)
                 return Learned()
             learner = await self._current()
-            return await self._learn_batch(learner, learner.unseen(records), receipt)
+            learned = await self._learn_batch(learner, learner.unseen(records), receipt)
+            if self._ahead and self._learner is learner:
+                # Held past a gap the topic has just filled: on from here.
+                for offset, _ in records:
+                    self._ahead.pop(offset, None)
+                learned.add(await self._take_ahead(learner, retry=False))
+            return learned
 
     async def learn_ahead(self, records: Sequence[Record], stored: int = 0) -> Learned:
         """Learn records this process has just published to the training
@@ -313,12 +328,14 @@ class Training:
         for their features are tried again now, not at the next timer.
 
         Records are taken only from the learner's next offset on, and only as
-        far as the offsets follow one another: a record from another process
-        in between, or records the learner has not reached, leave the rest to
-        the training topic, where what was learned here is skipped by offset
-        (nothing learned twice, nothing passed over). Nothing is
-        acknowledged here: the topic's records are, by the snapshot that
-        holds them, as always.
+        far as the offsets follow one another. Past a gap (a record from
+        another process in between, records the learner has not reached, a
+        batch dropped on the way) they are held, up to ``AHEAD_MAX``, and
+        taken as soon as the training topic has brought the records before
+        them: one gap does not send every later label the long way round.
+        The topic skips by offset what was learned here (nothing learned
+        twice, nothing passed over). Nothing is acknowledged here: the
+        topic's records are, by the snapshot that holds them, as always.
         """
         async with self._lock:
             learner = self._learner
@@ -331,18 +348,26 @@ class Training:
             retried = bool(stored and learner.state.waiting)
             if retried:
                 learned.add(await self._retry_once(learner, stored))
-            start = learner.state.offset + 1
-            follow = 0
-            while follow < len(records) and records[follow][0] == start + follow:
-                follow += 1
-            if follow:
-                metrics.labels_ahead.inc(follow)
-                learned.add(
-                    await self._learn_batch(
-                        learner, records[:follow], NoReceipt(), retry=not retried
-                    )
-                )
+            offset = learner.state.offset
+            self._ahead.update((o, event) for o, event in records if o > offset)
+            learned.add(await self._take_ahead(learner, retry=not retried))
             return learned
+
+    async def _take_ahead(self, learner: Learner, *, retry: bool) -> Learned:
+        """Learn the held records that follow the learner's offset, the lock
+        held; drop those the training topic has brought meanwhile."""
+        ahead = self._ahead
+        start = learner.state.offset + 1
+        follow: list[Record] = []
+        while (event := ahead.pop(start + len(follow), None)) is not None:
+            follow.append((start + len(follow), event))
+        if len(ahead) > AHEAD_MAX:  # the oldest go: the topic brings them
+            for o in sorted(ahead)[: len(ahead) - AHEAD_MAX // 2]:
+                del ahead[o]
+        if not follow:
+            return Learned()
+        metrics.labels_ahead.inc(len(follow))
+        return await self._learn_batch(learner, follow, NoReceipt(), retry=retry)
 
     @property
     def waiting(self) -> int:
@@ -703,6 +728,7 @@ class Training:
         self._last_snapshot = time.monotonic()
         self._unsaved.clear()
         self._labels_at = []
+        self._ahead.clear()
         if learner is self._learner:
             self._serve(learner)
         receipts, self._receipts = self._receipts, []
