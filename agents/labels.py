@@ -38,8 +38,10 @@ async def deliver(batch: RoutedLabels) -> RoutedLabels:
     offsets: list[int] = []
 
     async def forward() -> None:
+        # In the learner's process, on a producer of their own: the learner
+        # takes them as soon as they are acknowledged (``done``).
         offsets[:] = await publish(
-            topics.training, [(t.event_id, t) for t in batch.training], express=True
+            topics.training, [(t.event_id, t) for t in batch.training], express=runtime.learning
         )
 
     failed = await delivered(forward, batch.routed, settings, topics.dead_letter)
