@@ -350,7 +350,7 @@ class Training:
                 learned.add(await self._retry_once(learner, stored))
             offset = learner.state.offset
             self._ahead.update((o, event) for o, event in records if o > offset)
-            learned.add(await self._take_ahead(learner, retry=not retried))
+            learned.add(await self._take_ahead(learner, retry=False))
             return learned
 
     async def _take_ahead(self, learner: Learner, *, retry: bool) -> Learned:
