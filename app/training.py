@@ -316,7 +316,7 @@ class Training:
                 # Held past a gap the topic has just filled: on from here.
                 for offset, _ in records:
                     self._ahead.pop(offset, None)
-                learned.add(await self._take_ahead(learner, retry=False))
+                learned.add(await self._take_ahead(learner))
             return learned
 
     async def learn_ahead(self, records: Sequence[Record], stored: int = 0) -> Learned:
@@ -345,29 +345,30 @@ class Training:
             # call): the topic's batches and the timer do, and a snapshot is
             # written only on top of the version it started from.
             learned = Learned()
-            retried = bool(stored and learner.state.waiting)
-            if retried:
+            if stored and learner.state.waiting:
                 learned.add(await self._retry_once(learner, stored))
             offset = learner.state.offset
             self._ahead.update((o, event) for o, event in records if o > offset)
-            learned.add(await self._take_ahead(learner, retry=False))
+            learned.add(await self._take_ahead(learner))
             return learned
 
-    async def _take_ahead(self, learner: Learner, *, retry: bool) -> Learned:
+    async def _take_ahead(self, learner: Learner) -> Learned:
         """Learn the held records that follow the learner's offset, the lock
-        held; drop those the training topic has brought meanwhile."""
+        held (waiting labels are not retried here: stored features, the
+        topic's batches and the timer do). Past ``AHEAD_MAX`` held, the
+        oldest go: the topic brings them."""
         ahead = self._ahead
         start = learner.state.offset + 1
         follow: list[Record] = []
         while (event := ahead.pop(start + len(follow), None)) is not None:
             follow.append((start + len(follow), event))
-        if len(ahead) > AHEAD_MAX:  # the oldest go: the topic brings them
+        if len(ahead) > AHEAD_MAX:
             for o in sorted(ahead)[: len(ahead) - AHEAD_MAX // 2]:
                 del ahead[o]
         if not follow:
             return Learned()
         metrics.labels_ahead.inc(len(follow))
-        return await self._learn_batch(learner, follow, NoReceipt(), retry=retry)
+        return await self._learn_batch(learner, follow, NoReceipt(), retry=False)
 
     @property
     def waiting(self) -> int:
@@ -728,7 +729,6 @@ class Training:
         self._last_snapshot = time.monotonic()
         self._unsaved.clear()
         self._labels_at = []
-        self._ahead.clear()
         if learner is self._learner:
             self._serve(learner)
         receipts, self._receipts = self._receipts, []
