@@ -142,10 +142,20 @@ class Waiting:
     offset: int
     event: TrainingEvent
     since: float
+    row: tuple[int, str, Label, float, float, str | None] = field(
+        init=False, repr=False, compare=False
+    )
+    """What a snapshot writes, made once: every snapshot (ten a second by
+    default) writes every waiting label again, and reading a pydantic
+    model's fields for each of 50,000 took most of a snapshot's time."""
+
+    def __post_init__(self) -> None:
+        event = self.event
+        row = (self.offset, event.event_id, event.label, event.label_at, self.since, event.reply)
+        object.__setattr__(self, "row", row)
 
     def dump(self) -> tuple[int, str, Label, float, float, str | None]:
-        event = self.event
-        return (self.offset, event.event_id, event.label, event.label_at, self.since, event.reply)
+        return self.row
 
     @classmethod
     def load(cls, row: tuple[Any, ...]) -> Waiting:
