@@ -11,12 +11,13 @@ on top.
 from __future__ import annotations
 
 import argparse
+import pickle
 import statistics
 import time
 from collections.abc import Callable
 
 from app import catalog, pending
-from app.learner import Learner, Outcome, Record
+from app.learner import Learner, Outcome, Record, Waiting
 from app.model import Prediction, present
 from app.quality import Quality
 from app.settings import Settings
@@ -68,6 +69,7 @@ def measure(n: int, repeats: int) -> list[tuple[str, float]]:
             raise AssertionError(f"learned {dict(learned.outcomes)} of {n} labels")
 
     pairs = list(zip(xs, ys, strict=True))
+    waiting = [Waiting(offset, event, 1.0) for offset, event in records]
     return [
         ("Learner.learn: all below, in order, per label", per_item(learner_learn, n, repeats)),
         (
@@ -102,6 +104,15 @@ def measure(n: int, repeats: int) -> list[tuple[str, float]]:
             "training record parse (not in Learner.learn)",
             per_item(
                 lambda: [TrainingEvent.model_validate_json(raw) for raw in raw_training],
+                n,
+                repeats,
+            ),
+        ),
+        (
+            "a waiting label in a snapshot (every snapshot writes them all again; not in "
+            "Learner.learn)",
+            per_item(
+                lambda: pickle.dumps([w.dump() for w in waiting], pickle.HIGHEST_PROTOCOL),
                 n,
                 repeats,
             ),
