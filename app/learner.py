@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any, cast
 
 from app import catalog, pending
+from app.blocks import Blocks, loads_rows
 from app.drift import ErrorDrift
 from app.errors import BadSnapshot, CommandRefused, ModelError
 from app.model import Features, OnlineModel, Prediction, unpickle
@@ -166,6 +167,11 @@ class Waiting:
         return cls(offset, event, since)
 
 
+UNWRITTEN = frozenset({"model", "waiting_blocks"})
+"""LearnerState fields its pickle leaves out: the model goes in a blob of
+its own, the waiting list's blocks are a cache."""
+
+
 @dataclass(slots=True)
 class LearnerState:
     model: OnlineModel
@@ -193,6 +199,9 @@ class LearnerState:
     since_quality: Quality | None = None
     """The served predictions' quality since ``since``: labels of events
     scored by an older version are left out (None: as ``quality``)."""
+    waiting_blocks: Blocks[Waiting] = field(default_factory=Blocks, repr=False, compare=False)
+    """The waiting list as the last snapshot pickled it, a block at a time:
+    the next one pickles again only what changed (not written itself)."""
 
     def began(self, version: int) -> None:
         """A new model serves from ``version`` on: its quality starts afresh."""
@@ -221,15 +230,16 @@ class LearnerState:
         return {name: c.model for name, c in self.challengers.items()}
 
     def __getstate__(self) -> dict[str, Any]:
-        state = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
+        state = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in UNWRITTEN}
         # The challengers' models go in their own blob (``dumps``).
         state["challengers"] = {
             name: (c.quality, c.test, c.learned, c.since) for name, c in self.challengers.items()
         }
-        # Waiting labels as plain tuples: a backlog of 50,000 pickles in 16 ms
-        # this way, in 470 ms as pydantic models, and the learner snapshots
-        # every half second.
-        state["waiting"] = [w.dump() for w in self.waiting]
+        # Waiting labels as plain tuples (a backlog of 50,000 pickles in 16 ms
+        # this way, in 470 ms as pydantic models), in blocks: the learner
+        # snapshots ten times a second, and most blocks are as they were.
+        del state["waiting"]
+        state["waiting_blocks"] = self.waiting_blocks.dump(self.waiting, Waiting.dump)
         return state
 
     def __setstate__(self, state: dict[str, Any] | tuple[None, dict[str, Any]]) -> None:
@@ -245,8 +255,11 @@ class LearnerState:
             "since_quality": None,
             **state,
         }
+        self.waiting_blocks = Blocks()
         for name, value in state.items():
-            if name == "waiting":
+            if name == "waiting_blocks":
+                name, value = "waiting", [Waiting.load(row) for row in loads_rows(value)]
+            elif name == "waiting":  # written before blocks
                 value = [w if isinstance(w, Waiting) else Waiting.load(w) for w in value]
             elif name == "challengers":
                 value = {n: _contender(c) for n, c in value.items()}

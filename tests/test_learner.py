@@ -37,7 +37,7 @@ def stored(scored_at: float = 90.0) -> bytes:
 
 def old_getstate(state: LearnerState) -> dict[str, Any]:
     """``LearnerState.__getstate__`` before the model was kept apart."""
-    full = {f.name: getattr(state, f.name) for f in fields(state)}
+    full = {f.name: getattr(state, f.name) for f in fields(state) if f.name != "waiting_blocks"}
     full["waiting"] = [w.dump() for w in state.waiting]
     return full
 
@@ -133,9 +133,34 @@ def test_snapshots_written_before_waiting_labels_were_tuples_still_load() -> Non
     lrn.learn(lrn.due([(0, label("a"))]), [None], max_delay=60, wait=5, now=10)
     # What pickle's default gave for this slotted class: (None, {slot: value}).
     old = LearnerState.__new__(LearnerState)
-    old.__setstate__((None, {f.name: getattr(lrn.state, f.name) for f in fields(lrn.state)}))
+    old.__setstate__(
+        (
+            None,
+            {
+                f.name: getattr(lrn.state, f.name)
+                for f in fields(lrn.state)
+                if f.name != "waiting_blocks"
+            },
+        )
+    )
     copy = LearnerState.loads(*old.dumps())
     assert copy.waiting == lrn.state.waiting and copy.meta() == lrn.state.meta()
+
+
+def test_snapshots_hold_the_waiting_list_as_it_is_after_retries() -> None:
+    lrn = learner()
+    n = 3_000
+    records = [(i, label(f"e{i}")) for i in range(n)]
+    lrn.learn(lrn.due(records), [None] * n, max_delay=60, wait=60, now=10)
+    assert LearnerState.loads(*lrn.state.dumps()).waiting == lrn.state.waiting
+    # Retries: the first 500 back at the end, then 200 of the next joined.
+    lrn.learn(lrn.due([], retry=500), [None] * 500, max_delay=60, wait=60, now=11)
+    due = lrn.due([], retry=200)
+    lrn.learn(due, [stored()] * 200, max_delay=60, wait=60, now=12)
+    assert len(lrn.state.waiting) == n - 200
+    copy = LearnerState.loads(*lrn.state.dumps())
+    assert copy.waiting == lrn.state.waiting and copy.meta() == lrn.state.meta()
+    assert [w.offset for w in copy.waiting][:2] == [700, 701]
 
 
 def test_past_the_waiting_cap_the_labels_that_waited_longest_give_up() -> None:
