@@ -36,10 +36,14 @@ read back from the training topic before the learner's process learned them,
 (the whole suite took 959 s, not 638). Versions polled every 0.5 s after a
 snapshot every 0.5 s ran several hundred behind: this bound still tells the
 designs apart."""
-LIVE_P99 = LOADED_P99 = 1.0
-"""Seconds: looser than the targets (100 and 300 ms p99), which the benchmark
-measures: here, on a quiet machine, 100 to 300 ms and 300 to 500 ms; on that
-CI run at most 1 s for both."""
+LIVE_P99 = LOADED_P99 = 2.5
+"""Seconds (a bucket bound of the histogram): far looser than the targets
+(100 and 300 ms p99), which the benchmark measures. Here, on a quiet
+machine, 100 to 300 ms and 300 to 500 ms; on that CI run up to the 1 s
+bucket for both, so about twice that slowness fits, as for the staleness.
+What it still catches is a label served only after seconds (a stalled
+learner, a push that never comes); the designs are told apart by the
+staleness bound and the labels learned ahead."""
 
 
 @pytest.mark.parametrize("delay", [0, 100])
