@@ -53,7 +53,7 @@ class Blocks(Generic[T]):
         """The last dump's full blocks, by the ``id`` of their first item
         (alive: the block holds it, so no other object has that id)."""
 
-    def dump(self, items: Sequence[T], row: Callable[[T], Any]) -> list[bytes]:
+    def dump(self, items: list[T], row: Callable[[T], Any]) -> list[bytes]:
         """``items`` as pickled blocks of ``row(item)``: ``loads_rows`` gives
         the rows back, in order."""
         size, cached = self.size, self._by_first
@@ -72,7 +72,7 @@ class Blocks(Generic[T]):
             end = pos + 1
             while end < n and end - pos < size and id(items[end]) not in cached:
                 end += 1
-            part = list(items[pos:end])
+            part = items[pos:end]  # a copy: the block keeps it as it is now
             blob = pickle.dumps([row(item) for item in part], pickle.HIGHEST_PROTOCOL)
             if len(part) == size:
                 kept[id(part[0])] = Block(part, blob)
