@@ -3,6 +3,7 @@ the dead-letter topic."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -22,6 +23,7 @@ async def forward_labels(stream):  # type: ignore[no-untyped-def]
     in_flight = InFlight(IN_FLIGHT)
     async for events in tracked(app, stream):
         records = messages(events)
+        telemetry.record_labels_received(records, time.time())
         routed = await guarded(partial(route, records), records, settings)
         batch = RoutedLabels(dead_letters=routed.letters) if isinstance(routed, Failed) else routed
         await in_flight.add(deliver(batch), partial(done, events))

@@ -85,11 +85,19 @@ label_delay = _histogram(
 SERVED_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5, 5, 10)
 label_served = _histogram(
     "eddy_label_served_seconds",
-    "From a learned label reaching the labels topic to this process serving a model that "
-    "learned it. path: live (the learner's own process, exact) or snapshot (a process that "
-    "loads versions; spread evenly between each version's first and last label).",
+    "From a learned label's time (its occurred_at, or when it reached the labels topic) to "
+    "this process serving a model that learned it. path: live (the learner's own process, "
+    "exact) or snapshot (a process that loads versions; spread evenly between each version's "
+    "first and last label).",
     SERVED_BUCKETS,
     "path",
+)
+label_received = _histogram(
+    "eddy_label_received_seconds",
+    "From a label reaching the labels topic (its Kafka timestamp) to this process taking it "
+    "from its fetch: the part of eddy_label_served_seconds spent in the producer, the broker "
+    "and the consumer, before the worker's own work.",
+    SERVED_BUCKETS,
 )
 labels_waiting = _gauge("eddy_labels_waiting", "Labels waiting for their features to be stored.")
 pending_events = _gauge(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 
+from app.intake import Message
 from app.learner import Learned, LearnerState
 from app.metrics import (
     challenger_test,
@@ -17,6 +18,7 @@ from app.metrics import (
     features_dropped,
     label_delay,
     label_outcomes,
+    label_received,
     label_served,
     labels_waiting,
     model_events,
@@ -53,6 +55,13 @@ def record_scored(batch: ScoredBatch, received_at: float, acked_at: float) -> No
     record_rejected(batch.dead_letters)
     for model, kept in batch.shadow.items():
         shadow_predictions.labels(model).inc(kept)
+
+
+def record_labels_received(messages: list[Message], now: float) -> None:
+    """Labels this process has just taken from its fetch, from when each
+    reached the labels topic."""
+    for message in messages:
+        label_received.observe(max(now - message.timestamp, 0.0))
 
 
 def record_rejected(letters: list[DeadLetterEvent]) -> None:

@@ -379,12 +379,14 @@ def freshness_rows(delay: int, runs: list[Freshness]) -> tuple[str, str]:
         f"Phishing at 500 events/s, labels {delay} events late, {len(runs)} runs: River's "
         f"progressive_val_score accuracy, ROC AUC; served, points below River: accuracy, ROC "
         "AUC; median staleness (labels); a label served, p99 at most (ms, to a histogram "
-        "bucket): learner's process, another process. Medians (each run)",
+        "bucket): learner's process, another process; of the learner's process's, the way "
+        "before the worker (producer, broker, fetch), p99 at most. Medians (each run)",
         f"{river['accuracy']:.4f}, {river['roc_auc']:.4f}; {summary(gaps('accuracy'), 2)}, "
         f"{summary(gaps('roc_auc'), 2)}; "
         f"{summary([statistics.median(f.staleness) for f in runs], 0)}; "
         f"{summary(p99s([f.live for f in runs]), 0)}, "
-        f"{summary(p99s([f.loaded for f in runs]), 0)}",
+        f"{summary(p99s([f.loaded for f in runs]), 0)}; "
+        f"{summary(p99s([f.received for f in runs]), 0)}",
     )
 
 

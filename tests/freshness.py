@@ -21,6 +21,7 @@ from tests.harness import (
     as_records,
     eventually,
     free_port,
+    label_received,
     label_served,
     produce,
     wait_assigned,
@@ -43,6 +44,9 @@ class Freshness:
     """Label to served, in the learner's process."""
     loaded: Served
     """Label to served, in the follower."""
+    received: Served
+    """Label to the worker taking it from its fetch: the part of ``live``
+    before the worker's own work (the producer, the broker, the consumer)."""
     ahead: int
     """Labels the worker's learner took as they were published, ahead of
     the training topic."""
@@ -53,7 +57,8 @@ class Freshness:
             f"{self.river['accuracy']:.4f}; ROC AUC {self.served['roc_auc']:.4f} vs "
             f"{self.river['roc_auc']:.4f}; staleness in labels: median "
             f"{statistics.median(self.staleness)}, max {max(self.staleness)}; label served, "
-            f"learner's process: {self.live.describe()}; another process: "
+            f"learner's process: {self.live.describe()}; taken from the fetch: "
+            f"{self.received.describe()}; another process: "
             f"{self.loaded.describe()}; learned ahead of the training topic: {self.ahead}"
         )
 
@@ -103,12 +108,14 @@ async def measure(
             revealed += 1
     quality = meta["quality"]
     assert isinstance(quality, dict)
+    scraped = worker.metrics()
     return Freshness(
         delay,
         quality,
         river_reference(delay),
         [ideal[p["event_id"]] - p["model_learned"] for p in predictions],
-        label_served(worker.metrics(), "live"),
+        label_served(scraped, "live"),
         label_served(follower.metrics(), "snapshot"),
-        int(worker.metrics().get(("eddy_labels_learned_ahead_total", ()), 0)),
+        label_received(scraped),
+        int(scraped.get(("eddy_labels_learned_ahead_total", ()), 0)),
     )

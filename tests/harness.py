@@ -294,7 +294,8 @@ class Reader:
 
 @dataclass(frozen=True, slots=True)
 class Served:
-    """``eddy_label_served_seconds`` of one path, as scraped."""
+    """A histogram of a label's way to the model (``eddy_label_served_seconds``
+    of one path, or ``eddy_label_received_seconds``), as scraped."""
 
     count: int
     within: dict[float, float]
@@ -317,14 +318,23 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 def label_served(samples: Samples, path: str) -> Served:
-    count = samples.get(("eddy_label_served_seconds_count", (("path", path),)), 0.0)
+    return _histogram(samples, "eddy_label_served_seconds", {"path": path})
+
+
+def label_received(samples: Samples) -> Served:
+    """``eddy_label_received_seconds``: labels taken from the fetch."""
+    return _histogram(samples, "eddy_label_received_seconds", {})
+
+
+def _histogram(samples: Samples, name: str, labels: dict[str, str]) -> Served:
+    count = samples.get((f"{name}_count", tuple(labels.items())), 0.0)
     within = {
-        float(dict(labels)["le"]): value / count
-        for (name, labels), value in samples.items()
-        if name == "eddy_label_served_seconds_bucket"
-        and dict(labels)["path"] == path
+        float(dict(series)["le"]): value / count
+        for (sample, series), value in samples.items()
+        if sample == f"{name}_bucket"
         and count
-        and dict(labels)["le"] != "+Inf"
+        and labels.items() <= dict(series).items()
+        and dict(series)["le"] != "+Inf"
     }
     return Served(int(count), within)
 

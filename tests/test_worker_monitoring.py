@@ -91,6 +91,7 @@ async def test_exported_quality_equals_offline_metrics_on_served_predictions(
     assert values[("eddy_model_version", (("model", settings.model),))] >= 1
     # Each learned label is served by the learner's process at once.
     assert values[("eddy_label_served_seconds_count", (("path", "live"),))] == 1250
+    assert values[("eddy_label_received_seconds_count", ())] == 1250
 
     # The rolling window (the last 1000 labels) is read once a second: the
     # gauge comes to equal what /status computes when asked.

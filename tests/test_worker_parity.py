@@ -58,6 +58,9 @@ async def test_served_quality_and_freshness_match_progressive_val_score(
     fresh = await measure(make_settings(), delay, RATE, spawn, store)
     print(fresh.describe())
     assert fresh.live.count == EVENTS
+    # Each label taken from a fetch once; that part of its way comes first.
+    assert fresh.received.count == EVENTS
+    assert fresh.received.quantile(0.99) <= fresh.live.quantile(0.99)
     # Most labels were taken as they were published, ahead of the training
     # topic (the learner's process serves them a fetch sooner); each once.
     assert fresh.ahead > EVENTS // 2
