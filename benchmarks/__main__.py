@@ -31,7 +31,7 @@ from app.settings import Role, Settings
 from app.signing import Signer
 from app.store import Store
 from app.training import initial_state
-from benchmarks import contenders, cores
+from benchmarks import contenders, cores, machine
 from benchmarks.contenders import LOG_APPEND, Outputs, create_topics, read_all
 from benchmarks.data import events, warm_events
 from tests.freshness import Freshness
@@ -349,11 +349,20 @@ async def freshness(base: dict[str, Any], name: str, delay: int, logs: Path) -> 
     store = Store.connect(
         settings.redis_url, settings.redis_prefix, 5, 1, signer=Signer.from_settings(settings)
     )
+    before = machine.cpu_times()
     try:
-        return await measure_freshness(settings, delay, 500, spawn, store)
+        fresh = await measure_freshness(settings, delay, 500, spawn, store)
     finally:
         stop_workers(workers)
         await store.close()
+    steal = machine.steal_share(before, machine.cpu_times())
+    STEAL[name] = steal
+    print(f"{fresh.describe()}; steal time: {'n/a' if steal is None else f'{steal:.1%}'}")
+    return fresh
+
+
+STEAL: dict[str, float | None] = {}
+"""Steal time during each freshness run, by its name."""
 
 
 FRESH_RUNS = 5
@@ -388,6 +397,16 @@ def freshness_rows(delay: int, runs: list[Freshness]) -> tuple[str, str]:
         f"{summary(p99s([f.loaded for f in runs]), 0)}; "
         f"{summary(p99s([f.received for f in runs]), 0)}",
     )
+
+
+def steal_row(steals: list[float | None]) -> tuple[str, str]:
+    """The machine's steal time over the Phishing runs (``benchmarks.machine``)."""
+    known = [s for s in steals if s is not None]
+    value = (
+        f"{statistics.median(known):.1%} ({min(known):.1%} to {max(known):.1%})" if known else "n/a"
+    )
+    figure = "the same runs: CPU time the machine's host gave to others (steal), median (range)"
+    return figure, value
 
 
 def served_ms(served: Served) -> str:
@@ -613,7 +632,6 @@ async def extra_figures(
     for i in range(FRESH_RUNS):  # alternating, as the rounds do
         for d, runs in fresh.items():
             runs.append(await freshness(base, f"{run}-fresh-{d}-{i}", d, logs))
-            print(runs[-1].describe(), flush=True)
 
     def ms(values: list[float], *qs: float) -> str:
         return ", ".join(f"{percentile(values, q) * 1000:,.0f}" for q in qs)
@@ -640,6 +658,7 @@ async def extra_figures(
             f"{served_ms(lat[1]['live'])} / {served_ms(lat_split[1]['snapshot'])}",
         ),
         *(freshness_rows(d, runs) for d, runs in fresh.items()),
+        steal_row([STEAL.get(f"{run}-fresh-{d}-{i}") for d in fresh for i in range(FRESH_RUNS)]),
     ]
     return {"two": two, "split": split, "alone": [alone, alone_split], "rows": rows}
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from app.settings import Settings
-from benchmarks import cores
+from benchmarks import cores, machine
 from benchmarks.__main__ import fill
 from benchmarks.contenders import LOG_APPEND, Outputs, bare, create_topics
 from benchmarks.data import events, warm_model
@@ -117,3 +117,14 @@ def test_pinning_puts_every_thread_of_a_process_on_its_cores() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+def test_steal_share_is_the_steal_column_of_the_time_spent_between_readings() -> None:
+    # user nice system idle iowait irq softirq steal (guest columns after)
+    before = [100, 0, 50, 800, 10, 0, 5, 35, 0, 0]
+    after = [160, 0, 70, 880, 10, 0, 5, 55, 0, 0]
+    assert machine.steal_share(before, after) == 20 / (60 + 20 + 80 + 20)
+    assert machine.steal_share(before, before) is None  # no time spent
+    assert machine.steal_share(None, after) is None  # no /proc/stat
+    now = machine.cpu_times()
+    assert now is None or (len(now) >= 8 and all(t >= 0 for t in now))
