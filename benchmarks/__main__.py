@@ -335,8 +335,11 @@ async def latency(
     return sorted(arrived[k] - intended[k] for k in intended), served
 
 
-async def freshness(base: dict[str, Any], name: str, delay: int, logs: Path) -> Freshness:
-    """Phishing at 500 events/s to one worker, what it served against River."""
+async def freshness(
+    base: dict[str, Any], name: str, delay: int, logs: Path
+) -> tuple[Freshness, float | None]:
+    """Phishing at 500 events/s to one worker, what it served against River;
+    and the host's steal time meanwhile (None where it cannot be read)."""
     settings = worker_settings(
         {**base, "topic_features": f"{name}-features", "topic_labels": f"{name}-labels"}, name
     )
@@ -356,13 +359,8 @@ async def freshness(base: dict[str, Any], name: str, delay: int, logs: Path) -> 
         stop_workers(workers)
         await store.close()
     steal = machine.steal_share(before, machine.cpu_times())
-    STEAL[name] = steal
     print(f"{fresh.describe()}; steal time: {'n/a' if steal is None else f'{steal:.1%}'}")
-    return fresh
-
-
-STEAL: dict[str, float | None] = {}
-"""Steal time during each freshness run, by its name."""
+    return fresh, steal
 
 
 FRESH_RUNS = 5
@@ -629,9 +627,12 @@ async def extra_figures(
         base, f"{run}-lat-split", args.rate, args.latency_seconds, logs, SPLIT
     )
     fresh: dict[int, list[Freshness]] = {0: [], 100: []}
+    steals: list[float | None] = []
     for i in range(FRESH_RUNS):  # alternating, as the rounds do
         for d, runs in fresh.items():
-            runs.append(await freshness(base, f"{run}-fresh-{d}-{i}", d, logs))
+            measured, steal = await freshness(base, f"{run}-fresh-{d}-{i}", d, logs)
+            runs.append(measured)
+            steals.append(steal)
 
     def ms(values: list[float], *qs: float) -> str:
         return ", ".join(f"{percentile(values, q) * 1000:,.0f}" for q in qs)
@@ -658,7 +659,7 @@ async def extra_figures(
             f"{served_ms(lat[1]['live'])} / {served_ms(lat_split[1]['snapshot'])}",
         ),
         *(freshness_rows(d, runs) for d, runs in fresh.items()),
-        steal_row([STEAL.get(f"{run}-fresh-{d}-{i}") for d in fresh for i in range(FRESH_RUNS)]),
+        steal_row(steals),
     ]
     return {"two": two, "split": split, "alone": [alone, alone_split], "rows": rows}
 
