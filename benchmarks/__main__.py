@@ -359,7 +359,9 @@ async def freshness(
         stop_workers(workers)
         await store.close()
     steal = machine.steal_share(before, machine.cpu_times())
-    print(f"{fresh.describe()}; steal time: {'n/a' if steal is None else f'{steal:.1%}'}")
+    print(
+        f"{fresh.describe()}; steal time: {'n/a' if steal is None else f'{steal:.1%}'}", flush=True
+    )
     return fresh, steal
 
 
