@@ -327,7 +327,7 @@ def label_received(samples: Samples) -> Served:
 
 
 def _histogram(samples: Samples, name: str, labels: dict[str, str]) -> Served:
-    count = samples.get((f"{name}_count", tuple(labels.items())), 0.0)
+    count = samples.get((f"{name}_count", tuple(sorted(labels.items()))), 0.0)
     within = {
         float(dict(series)["le"]): value / count
         for (sample, series), value in samples.items()
