@@ -337,9 +337,9 @@ async def latency(
 
 async def freshness(
     base: dict[str, Any], name: str, delay: int, logs: Path
-) -> tuple[Freshness, float | None]:
+) -> tuple[Freshness, machine.Watch]:
     """Phishing at 500 events/s to one worker, what it served against River;
-    and the host's steal time meanwhile (None where it cannot be read)."""
+    and what the machine did meanwhile (steal time, wake-up stalls)."""
     settings = worker_settings(
         {**base, "topic_features": f"{name}-features", "topic_labels": f"{name}-labels"}, name
     )
@@ -352,17 +352,14 @@ async def freshness(
     store = Store.connect(
         settings.redis_url, settings.redis_prefix, 5, 1, signer=Signer.from_settings(settings)
     )
-    before = machine.cpu_times()
     try:
-        fresh = await measure_freshness(settings, delay, 500, spawn, store)
+        with machine.Watch() as watch:
+            fresh = await measure_freshness(settings, delay, 500, spawn, store)
     finally:
         stop_workers(workers)
         await store.close()
-    steal = machine.steal_share(before, machine.cpu_times())
-    print(
-        f"{fresh.describe()}; steal time: {'n/a' if steal is None else f'{steal:.1%}'}", flush=True
-    )
-    return fresh, steal
+    print(f"{fresh.describe()}; {watch.describe()}", flush=True)
+    return fresh, watch
 
 
 FRESH_RUNS = 5
@@ -399,14 +396,45 @@ def freshness_rows(delay: int, runs: list[Freshness]) -> tuple[str, str]:
     )
 
 
-def steal_row(steals: list[float | None]) -> tuple[str, str]:
-    """The machine's steal time over the Phishing runs (``benchmarks.machine``)."""
-    known = [s for s in steals if s is not None]
-    value = (
-        f"{statistics.median(known):.1%} ({min(known):.1%} to {max(known):.1%})" if known else "n/a"
+def machine_rows(runs: list[tuple[Freshness, machine.Watch]]) -> list[tuple[str, str]]:
+    """What the machine did over the Phishing runs (``benchmarks.machine``):
+    steal time, wake-up stalls, and the label served in the learner's
+    process in the runs with no stall and in the others."""
+    steals = [w.steal for _, w in runs if w.steal is not None]
+    steal = (
+        f"{statistics.median(steals):.1%} ({min(steals):.1%} to {max(steals):.1%})"
+        if steals
+        else "n/a"
     )
-    figure = "the same runs: CPU time the machine's host gave to others (steal), median (range)"
-    return figure, value
+    stalled = [(f, w.stalled) for f, w in runs if w.stalled is not None]
+    if not stalled:
+        return [("the same runs: steal time, median (range)", steal)]
+    realtime = all(s.realtime for _, s in stalled)
+    calm = [f.live.quantile(0.99) * 1000 for f, s in stalled if not s.stalls]
+    rough = [f.live.quantile(0.99) * 1000 for f, s in stalled if s.stalls]
+
+    def p99s(values: list[float]) -> str:
+        if not values:
+            return "no run"
+        median = statistics.median(values)
+        return f"{len(values)} runs, median {median:,.0f} (max {max(values):,.0f})"
+
+    return [
+        ("the same runs: steal time, median (range)", steal),
+        (
+            f"the same runs: wake-ups of a 1 ms sleeper at least {machine.STALL * 1000:.0f} ms "
+            f"late{'' if realtime else ' (normal priority)'}: stalls per run; ms lost per run; "
+            "longest (ms)",
+            f"{', '.join(str(s.stalls) for _, s in stalled)}; "
+            f"{', '.join(f'{s.lost * 1000:,.0f}' for _, s in stalled)}; "
+            f"{max(s.longest for _, s in stalled) * 1000:,.0f}",
+        ),
+        (
+            "the same runs: a label served in the learner's process, p99 at most (ms): in runs "
+            "with no stall; in runs with stalls",
+            f"{p99s(calm)}; {p99s(rough)}",
+        ),
+    ]
 
 
 def served_ms(served: Served) -> str:
@@ -629,12 +657,12 @@ async def extra_figures(
         base, f"{run}-lat-split", args.rate, args.latency_seconds, logs, SPLIT
     )
     fresh: dict[int, list[Freshness]] = {0: [], 100: []}
-    steals: list[float | None] = []
+    watched: list[tuple[Freshness, machine.Watch]] = []
     for i in range(FRESH_RUNS):  # alternating, as the rounds do
         for d, runs in fresh.items():
-            measured, steal = await freshness(base, f"{run}-fresh-{d}-{i}", d, logs)
+            measured, watch = await freshness(base, f"{run}-fresh-{d}-{i}", d, logs)
             runs.append(measured)
-            steals.append(steal)
+            watched.append((measured, watch))
 
     def ms(values: list[float], *qs: float) -> str:
         return ", ".join(f"{percentile(values, q) * 1000:,.0f}" for q in qs)
@@ -661,7 +689,7 @@ async def extra_figures(
             f"{served_ms(lat[1]['live'])} / {served_ms(lat_split[1]['snapshot'])}",
         ),
         *(freshness_rows(d, runs) for d, runs in fresh.items()),
-        steal_row(steals),
+        *machine_rows(watched),
     ]
     return {"two": two, "split": split, "alone": [alone, alone_split], "rows": rows}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -128,3 +129,24 @@ def test_steal_share_is_the_steal_column_of_the_time_spent_between_readings() ->
     assert machine.steal_share(None, after) is None  # no /proc/stat
     now = machine.cpu_times()
     assert now is None or (len(now) >= 8 and all(t >= 0 for t in now))
+
+
+def test_stalls_are_the_wake_ups_at_least_ten_ms_late() -> None:
+    stalled = machine.summarize([0.002, 0.015, 0.030, 0.0011], 5.0, True)
+    assert stalled.stalls == 2 and stalled.longest == 0.030
+    assert math.isclose(stalled.lost, 0.045)
+    assert machine.summarize([], 5.0, False).stalls == 0
+
+
+def test_the_watch_sees_its_sleeper_stopped_as_one_stall() -> None:
+    with machine.Watch() as watch:
+        pid = watch.sleeper_pid
+        assert pid is not None  # and napping: the watch waits for it
+        os.kill(pid, signal.SIGSTOP)
+        time.sleep(0.2)  # the stall
+        os.kill(pid, signal.SIGCONT)
+    stalled = watch.stalled
+    assert stalled is not None and stalled.seconds >= 0.2
+    assert stalled.stalls >= 1 and stalled.longest >= 0.15
+    assert stalled.lost >= stalled.longest
+    assert watch.steal is None or 0 <= watch.steal <= 1
