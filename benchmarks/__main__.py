@@ -588,6 +588,7 @@ def ratio_rows(rates: dict[str, list[float]], pairs: int) -> list[tuple[str, str
 async def measure(args: argparse.Namespace, run: str) -> None:
     n = args.events
     base, logs = await prefilled(run, n, args.partitions)
+    timing = [] if args.throughput_only else await timing_figures(args, run, base, logs)
     pinned = cores.pin_the_rest(cores.split()[1]) if args.pin else []
     try:
         rates, worker_runs, scorer_runs, differing = await rounds(args, run, base, logs)
@@ -611,9 +612,9 @@ async def measure(args: argparse.Namespace, run: str) -> None:
     all_runs = list(worker_runs)
     extras: dict[str, Any] = {}
     if not args.throughput_only:
-        extras = await extra_figures(args, run, base, logs)
+        extras = await capacity_figures(args, run, base, logs)
         all_runs += [extras["two"], extras["split"]]
-        rows += extras["rows"]
+        rows += extras["rows"] + timing
     idle = statistics.median(r["idle_mib"] for r in worker_runs)
     peak = max(r["peak_mib"] for r in worker_runs)
     alone = extras.get("alone", [(0, n // 2), (0, n // 2)])
@@ -643,15 +644,14 @@ async def measure(args: argparse.Namespace, run: str) -> None:
         raise SystemExit("the run was not honest: its figures do not count")
 
 
-async def extra_figures(
+async def timing_figures(
     args: argparse.Namespace, run: str, base: dict[str, Any], logs: Path
-) -> dict[str, Any]:
-    """Two processes, labels alone, latency at a fixed load, freshness."""
-    n = args.events
-    two = await run_workers(worker_settings(base, f"{run}-two"), TWO, n, logs)
-    split = await run_workers(worker_settings(base, f"{run}-split"), SPLIT, n, logs)
-    alone = await labels_alone(base, run, n, logs, ONE, f"{run}-alone")
-    alone_split = await labels_alone(base, run, n, logs, SPLIT, f"{run}-alone-split")
+) -> list[tuple[str, str]]:
+    """Latency at a fixed load, and freshness (with what the machine did
+    meanwhile). Run first, on a broker holding only the pre-filled topics:
+    after the throughput stages it holds several GB of their logs, which the
+    broker deletes and the machine reclaims from its cache in the background,
+    and runs this light would time that cleanup too."""
     lat = await latency(base, f"{run}-lat", args.rate, args.latency_seconds, logs, ONE)
     lat_split = await latency(
         base, f"{run}-lat-split", args.rate, args.latency_seconds, logs, SPLIT
@@ -667,19 +667,10 @@ async def extra_figures(
     def ms(values: list[float], *qs: float) -> str:
         return ", ".join(f"{percentile(values, q) * 1000:,.0f}" for q in qs)
 
-    one_split = "one process `all` / `scorer` + `learner` processes"
-    rows = [
-        (
-            "two `all` processes / `scorer` + `learner` processes, events/s",
-            f"{two['events_per_s']:,.0f} / {split['events_per_s']:,.0f}",
-        ),
-        (
-            f"labels joined and learned per second, features already scored: {one_split}",
-            f"{alone[0]:,.0f} / {alone_split[0]:,.0f}",
-        ),
+    return [
         (
             f"end-to-end latency at {args.rate:.0f} events/s for {args.latency_seconds:.0f} s, "
-            f"with labels, p50, p99, p99.9, max (ms): {one_split}",
+            f"with labels, p50, p99, p99.9, max (ms): {ONE_SPLIT}",
             f"{ms(lat[0], 0.5, 0.99, 0.999, 1)} / {ms(lat_split[0], 0.5, 0.99, 0.999, 1)}",
         ),
         (
@@ -690,6 +681,30 @@ async def extra_figures(
         ),
         *(freshness_rows(d, runs) for d, runs in fresh.items()),
         *machine_rows(watched),
+    ]
+
+
+ONE_SPLIT = "one process `all` / `scorer` + `learner` processes"
+
+
+async def capacity_figures(
+    args: argparse.Namespace, run: str, base: dict[str, Any], logs: Path
+) -> dict[str, Any]:
+    """Two processes, and labels alone, on the pre-filled topics."""
+    n = args.events
+    two = await run_workers(worker_settings(base, f"{run}-two"), TWO, n, logs)
+    split = await run_workers(worker_settings(base, f"{run}-split"), SPLIT, n, logs)
+    alone = await labels_alone(base, run, n, logs, ONE, f"{run}-alone")
+    alone_split = await labels_alone(base, run, n, logs, SPLIT, f"{run}-alone-split")
+    rows = [
+        (
+            "two `all` processes / `scorer` + `learner` processes, events/s",
+            f"{two['events_per_s']:,.0f} / {split['events_per_s']:,.0f}",
+        ),
+        (
+            f"labels joined and learned per second, features already scored: {ONE_SPLIT}",
+            f"{alone[0]:,.0f} / {alone_split[0]:,.0f}",
+        ),
     ]
     return {"two": two, "split": split, "alone": [alone, alone_split], "rows": rows}
 
