@@ -651,7 +651,11 @@ async def timing_figures(
     meanwhile). Run first, on a broker holding only the pre-filled topics:
     after the throughput stages it holds several GB of their logs, which the
     broker deletes and the machine reclaims from its cache in the background,
-    and runs this light would time that cleanup too."""
+    and runs this light would time that cleanup too. A brand-new broker is
+    warmed first by a latency run whose figures are not kept (measured first
+    without it, the first latency run was 2 to 3 times slower than the one
+    after it and than the same run measured later)."""
+    await latency(base, f"{run}-warm", args.rate, WARM_SECONDS, logs, ONE)
     lat = await latency(base, f"{run}-lat", args.rate, args.latency_seconds, logs, ONE)
     lat_split = await latency(
         base, f"{run}-lat-split", args.rate, args.latency_seconds, logs, SPLIT
@@ -683,6 +687,9 @@ async def timing_figures(
         *machine_rows(watched),
     ]
 
+
+WARM_SECONDS = 20.0
+"""The latency run that warms the broker before the timed stages."""
 
 ONE_SPLIT = "one process `all` / `scorer` + `learner` processes"
 
