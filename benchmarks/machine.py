@@ -4,12 +4,12 @@
 - the share of CPU time the hypervisor gave to other guests while the
   stage ran ("steal", from Linux's ``/proc/stat``);
 - how late the machine woke a thread that asked to sleep 1 ms
-  (``Stalls``). A virtual machine's idle cores wait for their host to run
-  them again when woken, and that wait is not steal (the guest had nothing
-  to run). Only a thread that sleeps and wakes often sees it, as a
-  lightly loaded stream worker does; the sleeper runs in a process of its
-  own, at real-time priority where the system allows it, so the stage's
-  own load does not delay it.
+  (``Watch``). A stall that takes the cores from every process (a virtual
+  machine's host slow to run an idle core again, the kernel busy) is not
+  always counted as steal; a thread that sleeps and wakes often sees it,
+  as a lightly loaded stream worker does. The sleeper runs in a process of
+  its own, at real-time priority where the system allows it, so the
+  stage's own processes do not delay it.
 """
 
 from __future__ import annotations
@@ -127,10 +127,12 @@ class Watch:
         if process is None:
             return
         process.send_signal(signal.SIGTERM)
-        out, _ = process.communicate(timeout=10)
         try:
+            out, _ = process.communicate(timeout=10)
             found = json.loads(out)
-        except ValueError:
+        except (subprocess.TimeoutExpired, ValueError):
+            process.kill()
+            process.wait()
             return
         self.stalled = summarize(found["lates"], found["seconds"], found["realtime"])
 
