@@ -374,7 +374,7 @@ def freshness_rows(delay: int, runs: list[Freshness]) -> tuple[str, str]:
         return [(f.river[metric] - f.served[metric]) * 100 for f in runs]
 
     def p99s(served: list[Served]) -> list[float]:
-        return [s.quantile(0.99) * 1000 for s in served]
+        return [p99_ms(s) for s in served]
 
     def summary(values: list[float], digits: int) -> str:
         each = ", ".join(f"{v:,.{digits}f}" for v in values)
@@ -410,10 +410,10 @@ def machine_rows(runs: list[tuple[Freshness, machine.Watch]]) -> list[tuple[str,
     if not stalled:
         return [("the same runs: steal time, median (range)", steal)]
     realtime = all(s.realtime for _, s in stalled)
-    calm = [f.live.quantile(0.99) * 1000 for f, s in stalled if not s.stalls]
-    rough = [f.live.quantile(0.99) * 1000 for f, s in stalled if s.stalls]
+    calm = [p99_ms(f.live) for f, s in stalled if not s.stalls]
+    rough = [p99_ms(f.live) for f, s in stalled if s.stalls]
 
-    def p99s(values: list[float]) -> str:
+    def runs_of(values: list[float]) -> str:
         if not values:
             return "no run"
         median = statistics.median(values)
@@ -432,13 +432,18 @@ def machine_rows(runs: list[tuple[Freshness, machine.Watch]]) -> list[tuple[str,
         (
             "the same runs: a label served in the learner's process, p99 at most (ms): in runs "
             "with no stall; in runs with stalls",
-            f"{p99s(calm)}; {p99s(rough)}",
+            f"{runs_of(calm)}; {runs_of(rough)}",
         ),
     ]
 
 
+def p99_ms(served: Served) -> float:
+    """A label-served histogram's p99, to its bucket, in ms."""
+    return served.quantile(0.99) * 1000
+
+
 def served_ms(served: Served) -> str:
-    return f"{served.quantile(0.5) * 1000:,.0f}, {served.quantile(0.99) * 1000:,.0f}"
+    return f"{served.quantile(0.5) * 1000:,.0f}, {p99_ms(served):,.0f}"
 
 
 def percentile(values: list[float], q: float) -> float:
