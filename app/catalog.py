@@ -10,7 +10,7 @@ on purely numeric data, exactly as ``StandardScaler() | LogisticRegression()``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from river import (
     bandit,
@@ -25,6 +25,7 @@ from river import (
     utils,
 )
 
+from app import _encoder
 from app.settings import ModelName
 
 
@@ -64,11 +65,39 @@ class MixedEncoder(base.Transformer):  # type: ignore[misc]  # River has no type
         return numbers, strings
 
     def learn_one(self, x: dict[str, Any]) -> None:
+        scaler, onehot = self.scaler, self.onehot
+        if (
+            _encoder.learn(
+                x, scaler.counts, scaler.means, scaler.vars, onehot.values, onehot._zero_dict
+            )
+            is NotImplemented
+        ):
+            self.learn_python(x)
+
+    def transform_one(self, x: dict[str, Any]) -> dict[str, Any]:
+        return self.transform(x, skip_none=False)
+
+    def transform(self, x: dict[str, Any], *, skip_none: bool) -> dict[str, Any]:
+        """``transform_one(x)``, or of ``app.model.present(x)`` with ``skip_none``."""
+        out = _encoder.transform(
+            x, self.scaler.means, self.scaler.vars, self.onehot._zero_dict, skip_none
+        )
+        if out is NotImplemented:
+            return self.transform_python(
+                {k: v for k, v in x.items() if v is not None} if skip_none else x
+            )
+        return cast(dict[str, Any], out)
+
+    # The Python code the compiled encoder (app/_encoder.c) does bit for bit:
+    # it runs here on values the compiled one leaves to it (anything but
+    # None, bool, int, float and str), and tests check one against the other.
+
+    def learn_python(self, x: dict[str, Any]) -> None:
         numbers, strings = self._split(x)
         self.scaler.learn_one(numbers)
         self.onehot.learn_one(strings)
 
-    def transform_one(self, x: dict[str, Any]) -> dict[str, Any]:
+    def transform_python(self, x: dict[str, Any]) -> dict[str, Any]:
         numbers, strings = self._split(x)
         # The union's order: the last branch's keys first.
         out: dict[str, Any] = self.onehot.transform_one(strings)
