@@ -1,4 +1,20 @@
 # The worker image. docker-compose.yml runs it next to Kafka and Redis.
+
+# The compiled encoder (app/_encoder.c) is built here, with a C compiler the
+# image itself does without.
+FROM python:3.11-slim AS build
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY pyproject.toml setup.py README.md ./
+COPY app ./app
+COPY agents ./agents
+COPY schemas ./schemas
+COPY demo ./demo
+COPY monitoring ./monitoring
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -7,14 +23,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     EDDY_DATA_DIR=/var/lib/eddy
 
 WORKDIR /opt/eddy
-COPY pyproject.toml README.md ./
-COPY app ./app
-COPY agents ./agents
-COPY schemas ./schemas
-COPY demo ./demo
-COPY monitoring ./monitoring
+COPY --from=build /wheels /wheels
 # /run/eddy: the deployment's secrets (snapshot key, tokens), one file each.
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir /wheels/*.whl \
+    && rm -rf /wheels \
     && useradd --system --home-dir /var/lib/eddy --create-home eddy \
     && install -d -o eddy -m 700 /run/eddy
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 import tomllib
+import zipfile
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -144,3 +146,27 @@ def test_every_process_gets_the_secrets_the_secrets_service_makes(tmp_path: Path
     assert all(path.stat().st_mode & 0o077 == 0 for path in made.values())
     subprocess.run(["sh", "-c", script], check=True)
     assert {name: path.read_text() for name, path in made.items()} == first
+
+
+def test_the_image_installs_a_wheel_with_the_compiled_encoder(tmp_path: Path) -> None:
+    """The image builds a wheel in a stage with a C compiler and installs
+    only it; the wheel, built here the same way, holds the compiled encoder
+    and every file the packages need at run time."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    build, image = dockerfile.split("\nFROM python:3.11-slim\n")
+    assert "gcc" in build and "COPY pyproject.toml setup.py README.md ./" in build
+    [command] = re.findall(r"^RUN (pip wheel .*)$", build, re.M)
+    assert "gcc" not in image and "COPY --from=build /wheels /wheels" in image
+    subprocess.run(
+        [sys.executable, "-m", *command.split()[:-1], "--wheel-dir", str(tmp_path), "."],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    [wheel] = tmp_path.glob("eddy-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert any(re.fullmatch(r"app/_encoder\.cpython-.*\.so", n) for n in names), names
+    scripts = {f"app/store/{p.name}" for p in (ROOT / "app" / "store").glob("*.lua")}
+    assert scripts and scripts <= set(names)
+    for package in ("app", "agents", "schemas", "demo", "monitoring"):
+        assert f"{package}/__init__.py" in names
