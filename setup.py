@@ -1,16 +1,15 @@
-"""The one compiled part: the catalog's encoder (``app/_encoder.c``). Every
-other setting is in pyproject.toml."""
+"""The compiled parts of the per-event path (``app/_encoder.c``,
+``app/_drift.c``), each bit for bit the Python code it replaces. Every other
+setting is in pyproject.toml."""
 
 from setuptools import Extension, setup
 
+# Python rounds a * b - c twice; a fused multiply-add would round once.
+STRICT = ["-ffp-contract=off"]
+
 setup(
     ext_modules=[
-        Extension(
-            "app._encoder",
-            ["app/_encoder.c"],
-            # Python rounds a * b - c twice; a fused multiply-add would round
-            # once, and the encoder must be bit for bit River's.
-            extra_compile_args=["-ffp-contract=off"],
-        )
+        Extension("app._encoder", ["app/_encoder.c"], extra_compile_args=STRICT),
+        Extension("app._drift", ["app/_drift.c"], extra_compile_args=STRICT),
     ]
 )

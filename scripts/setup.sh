@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv and install the project with its development tools (and
-# build its compiled encoder, app/_encoder.c: a C compiler is needed). Safe
-# to run again: it only reinstalls when pyproject.toml, setup.py or the
-# encoder's source changed, and it rebuilds a .venv that does not work (a
+# build its compiled parts, app/*.c: a C compiler is needed). Safe to run
+# again: it only reinstalls when pyproject.toml, setup.py or a C source
+# changed, and it rebuilds a .venv that does not work (a
 # dangling link, a copy from another machine, an interpreter that is gone).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,7 +20,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stamp" ] ||
-  [ app/_encoder.c -nt "$stamp" ] || ! .venv/bin/python -c 'import app._encoder' 2>/dev/null; then
+  [ -n "$(find app -name '*.c' -newer "$stamp")" ] ||
+  ! .venv/bin/python -c 'import app._encoder, app._drift' 2>/dev/null; then
   echo "[setup] installing dependencies"
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e ".[dev]"

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
+from typing import Any
+
+import pytest
 
 from app.calibration import SCENARIOS, Scenario, error_alarms, feature_alarms
 from app.drift import Statistic, bucket, compare, histogram
@@ -59,8 +63,12 @@ def test_histograms_merge_by_addition() -> None:
     assert merged == whole and "n" not in whole
 
 
+class Name(str):
+    """A str subclass."""
+
+
 def test_batch_histogram_counts_each_value_in_its_own_bucket() -> None:
-    """The vectorised histogram agrees with ``bucket`` value by value, across
+    """The compiled histogram agrees with ``bucket`` value by value, across
     signs, zero, tiny and huge magnitudes, bools and categories."""
     rng = random.Random(5)
     rows: list[dict[str, float | bool | str | None]] = []
@@ -83,9 +91,22 @@ def test_batch_histogram_counts_each_value_in_its_own_bucket() -> None:
                     expected.setdefault(name, Counter())[bucket(value)] += 1
         return expected
 
-    # Large batches go through numpy, small ones through Python.
     assert histogram(rows) == one_by_one(rows)
     assert histogram(rows[:10]) == one_by_one(rows[:10])
+    # What the compiled histogram leaves to ``bucket`` (ints, a str
+    # subclass), long categories cut, the extremes of a float.
+    odd: list[dict[str, Any]] = [
+        {"i": 3, "s": Name("x" * 70), "c": "é" * 80, "f": f}
+        for f in (5e-324, 1e-12, -1e-12, 1.7976931348623157e308, -1e300, 1e-11)
+    ]
+    assert histogram(odd) == one_by_one(odd)
+    assert histogram(odd)["c"] == Counter({"c:" + "é" * 64: 6})
+    # What is not finite is refused as ``bucket`` refuses it.
+    for bad in (math.inf, math.nan):
+        with pytest.raises((ValueError, OverflowError)) as raised:
+            bucket(bad)
+        with pytest.raises(raised.type):
+            histogram([{"x": 1.0}, {"x": bad}])
 
 
 def test_batch_histogram_of_mixed_and_absent_features() -> None:
