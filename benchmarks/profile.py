@@ -95,8 +95,9 @@ NEUTRAL = (
 )
 
 
-STARTUP = ("_find_and_load", "warm_model")
-"""Imports and warming the model: start-up, not the path."""
+STARTUP = ("_find_and_load", "warm_model", "freeze_heap")
+"""Imports, warming the model, the one full collection before the heap is
+frozen: start-up, not the path."""
 
 
 def stacks(raw: Path) -> Iterator[tuple[list[str], int]]:
