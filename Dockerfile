@@ -1,6 +1,6 @@
 # The worker image. docker-compose.yml runs it next to Kafka and Redis.
 
-# The compiled encoder (app/_encoder.c) is built here, with a C compiler the
+# The compiled parts (app/*.c) are built here, with a C compiler the
 # image itself does without.
 FROM python:3.11-slim AS build
 RUN apt-get update \

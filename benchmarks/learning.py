@@ -11,6 +11,7 @@ on top.
 from __future__ import annotations
 
 import argparse
+import copy
 import pickle
 import statistics
 import time
@@ -82,6 +83,7 @@ def measure(n: int, repeats: int) -> list[tuple[str, float]]:
         pipeline.learn_one(x, y)
     encoder, linear = pipeline.steps.values()
     encoded = [encoder.transform_one(x) for x in xs]
+    python = copy.deepcopy(encoder)
     update: Callable[..., object] = Quality("classifier").update
 
     def learner_learn() -> None:
@@ -105,6 +107,14 @@ def measure(n: int, repeats: int) -> list[tuple[str, float]]:
         (
             "of it: MixedEncoder.transform_one",
             per_item(lambda: [encoder.transform_one(x) for x in xs], n, repeats),
+        ),
+        (
+            "for scale: the two above in the encoder's Python code (before it was compiled)",
+            per_item(
+                lambda: [(python.learn_python(x), python.transform_python(x)) for x in xs],
+                n,
+                repeats,
+            ),
         ),
         (
             "of it: LogisticRegression.learn_one",
