@@ -29,6 +29,11 @@ from app import _encoder
 from app.settings import ModelName
 
 
+def present(x: dict[str, Any]) -> dict[str, Any]:
+    """River's convention for a missing value is an absent key."""
+    return {k: v for k, v in x.items() if v is not None}
+
+
 class MixedEncoder(base.Transformer):  # type: ignore[misc]  # River has no type stubs
     """River's ``StandardScaler`` on numbers and ``OneHotEncoder`` on strings,
     with one pass over the features instead of a union of two selections.
@@ -78,14 +83,12 @@ class MixedEncoder(base.Transformer):  # type: ignore[misc]  # River has no type
         return self.transform(x, skip_none=False)
 
     def transform(self, x: dict[str, Any], *, skip_none: bool) -> dict[str, Any]:
-        """``transform_one(x)``, or of ``app.model.present(x)`` with ``skip_none``."""
+        """``transform_one(x)``, or of ``present(x)`` with ``skip_none``."""
         out = _encoder.transform(
             x, self.scaler.means, self.scaler.vars, self.onehot._zero_dict, skip_none
         )
         if out is NotImplemented:
-            return self.transform_python(
-                {k: v for k, v in x.items() if v is not None} if skip_none else x
-            )
+            return self.transform_python(present(x) if skip_none else x)
         return cast(dict[str, Any], out)
 
     # The Python code the compiled encoder (app/_encoder.c) does bit for bit:

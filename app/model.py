@@ -30,6 +30,7 @@ from river import base, compose, linear_model, optim
 
 from app import _encoder, pickles
 from app.catalog import MixedEncoder
+from app.catalog import present as present  # where the model's users find it
 from app.errors import BadSnapshot, ModelError
 from schemas import FeatureValue, Label
 
@@ -84,11 +85,6 @@ def logistic_parts(pipeline: Any) -> tuple[MixedEncoder, Any] | None:
     ):
         return encoder, linear
     return None
-
-
-def present(x: Features) -> dict[str, Any]:
-    """River's convention for a missing value is an absent key."""
-    return {k: v for k, v in x.items() if v is not None}
 
 
 class OnlineModel:

@@ -22,6 +22,7 @@ from app.scoring import score_batch
 from app.serving import ServedModel
 from app.settings import Settings
 from benchmarks.data import events
+from tests.reference import python_model
 
 PYTHON = "off, the encoder's Python code and River's pipeline"
 
@@ -39,10 +40,7 @@ def measure(n: int, repeats: int, batch: int = 500) -> dict[str, float]:
     for _, value, y in data[: n // 2]:  # warm: every weight and category known
         model.learn(json.loads(value)["features"], y)
     served = ServedModel(model, 1)
-    python = OnlineModel.loads(model.dumps())
-    python._logistic = None  # through River's pipeline
-    encoder = python.pipeline.steps["MixedEncoder"]
-    encoder.transform_one, encoder.learn_one = encoder.transform_python, encoder.learn_python
+    python = python_model(model)
     ways = {
         **{name: (served, s) for name, s in SETTINGS.items()},
         PYTHON: (ServedModel(python, 1), SETTINGS["off"]),

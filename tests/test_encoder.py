@@ -16,6 +16,7 @@ from app import _encoder, catalog
 from app.catalog import MixedEncoder
 from app.errors import ModelError
 from app.model import OnlineModel, Prediction, logistic_parts
+from tests.reference import python_model
 
 
 class Str(str):
@@ -95,16 +96,6 @@ def test_sigmoid_is_rivers() -> None:
     for z in [-1e9, -30.5, -30, -29.9, -1, -0.0, 0.0, 1e-300, 3.7, 30, 30.1, math.inf, -math.inf]:
         assert bits(_encoder.logistic(z)) == bits(float(sigmoid(z)))
     assert math.isnan(_encoder.logistic(math.nan)) and math.isnan(sigmoid(math.nan))
-
-
-def python_model(model: OnlineModel) -> OnlineModel:
-    """The same model, predicting through River's pipeline and the Python encoder."""
-    slow = OnlineModel.loads(model.dumps())
-    slow._logistic = None
-    encoder = slow.pipeline.steps["MixedEncoder"]
-    encoder.transform_one = encoder.transform_python
-    encoder.learn_one = encoder.learn_python
-    return slow
 
 
 def state(model: OnlineModel) -> list[bytes]:
