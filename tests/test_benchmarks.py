@@ -30,7 +30,7 @@ def test_learning_benchmark_times_every_piece_of_a_full_learn() -> None:
     rows = dict(measure(300, 1))
     whole = rows.pop("Learner.learn: all below, in order, per label")
     assert whole > 0 and math.isfinite(whole)
-    assert len(rows) == 10 and all(v > 0 and math.isfinite(v) for v in rows.values())
+    assert len(rows) == 11 and all(v > 0 and math.isfinite(v) for v in rows.values())
 
 
 def test_the_batch_benchmark_scores_every_line_both_ways() -> None:
