@@ -489,7 +489,16 @@ async def prefilled(run: str, n: int, partitions: int) -> tuple[dict[str, Any], 
     return base, Path(tempfile.mkdtemp(prefix=run))
 
 
-CONTENDERS = ("bare", "bare, learning", "quix", "quix, learning", "scorer", "worker")
+CONTENDERS = (
+    "bare",
+    "bare, learning",
+    "quix",
+    "quix, learning",
+    "pipe",
+    "pipe, scoring",
+    "scorer",
+    "worker",
+)
 """In the order each round runs them."""
 
 
@@ -522,6 +531,10 @@ async def rounds(
             outputs[name] = await contenders.quix(
                 bootstrap, source, sink, n, learn_first, args.quix_python, mine
             )
+        for name, score in (("pipe", False), ("pipe, scoring", True)):
+            sink = f"{run}-pipe-{pair}-{int(score)}"
+            await create_topics(bootstrap, [sink], args.partitions, LOG_APPEND)
+            outputs[name] = await contenders.pipe(bootstrap, source, sink, n, score, mine)
         on = None if mine is None else [mine]
         scorer = await run_workers(worker_settings(base, f"{run}-s{pair}"), SCORER, n, logs, on)
         scorer_runs.append(scorer)
@@ -536,7 +549,7 @@ async def rounds(
             worker_runs.append(pair_run)
             outputs["scorer + learner"] = pair_run["outputs"]
         # Scoring alone, the same warmed model: the same probabilities.
-        for name in ("quix", "scorer"):
+        for name in ("quix", "pipe, scoring", "scorer"):
             if outputs[name].differing(outputs["bare"]):
                 differing += 1
                 print(
@@ -546,7 +559,7 @@ async def rounds(
                 )
         for name, out in outputs.items():
             rates[name].append(out.events_per_s)
-            if name.startswith(("bare", "quix")) and (out.unique != n or out.duplicates):
+            if name.startswith(("bare", "quix", "pipe")) and (out.unique != n or out.duplicates):
                 raise AssertionError(
                     f"{name}: {out.unique} of {n} events, {out.duplicates} duplicates"
                 )
@@ -571,6 +584,10 @@ def ratio_rows(rates: dict[str, list[float]], pairs: int) -> list[tuple[str, str
         "quix": "Quix Streams 3.28.1, scoring only (defaults; JSON in, pydantic validation, "
         "`to_topic`)",
         "quix, learning": "Quix Streams, also learning the labelled half as it scores (no join)",
+        "pipe": "the ceiling on aiokafka: each record consumed and published as it is, in "
+        "record batches as the worker publishes (`benchmarks/pipe.py`; no validation, no model)",
+        "pipe, scoring": "the same, validating and scoring each record as the bare loop does "
+        "(no Faust, no Redis, no metrics): the least a scorer on aiokafka does",
         "scorer": "the worker, `EDDY_ROLE=scorer` (everything on but learning: predict-time "
         "features in Redis, drift windows, metrics, labels validated and relayed)",
         "worker": "the worker, one process, everything on (labels joined and learned)",
@@ -605,7 +622,7 @@ async def measure(args: argparse.Namespace, run: str) -> None:
         rows.insert(0, (f"pinned: {what}", f"{len(pinned)} processes moved"))
     against = {
         c: statistics.median(r / q for r, q in zip(rates[c], rates["quix"], strict=True))
-        for c in ("scorer", "worker", "scorer + learner")
+        for c in ("pipe", "pipe, scoring", "scorer", "worker", "scorer + learner")
         if c in rates
     }
     rows.append(
@@ -638,7 +655,8 @@ async def measure(args: argparse.Namespace, run: str) -> None:
         ),
         (
             f"honesty: every event exactly one output, no dead letter, {n // 2:,} learned, "
-            "Quix and the scorer publish the bare loop's probabilities to the last bit",
+            "Quix, the scoring pipe and the scorer publish the bare loop's probabilities "
+            "to the last bit",
             f"{'yes' if honest else 'NO'} ({dupes} duplicate predictions)",
         ),
     ]

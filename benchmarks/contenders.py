@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,7 @@ class Outputs:
         seconds = (stamps[-1] - stamps[0]) / 1000
         probabilities: dict[str, dict[str, float]] = {}
         for r in records:
-            probabilities.setdefault(r.key.decode(), json.loads(r.value)["probabilities"])
+            probabilities.setdefault(r.key.decode(), json.loads(r.value).get("probabilities"))
         return cls(
             events_per_s=(len(stamps) - 1) / seconds if seconds > 0 else float("nan"),
             unique=len(probabilities),
@@ -125,6 +126,16 @@ async def quix(
     return await contend(python, "benchmarks.quix", bootstrap, source, sink, n, learn_first, cores)
 
 
+async def pipe(
+    bootstrap: str, source: str, sink: str, n: int, score: bool, cores: set[int] | None = None
+) -> Outputs:
+    """aiokafka moving records through (``benchmarks.pipe``), scoring them or not, into ``sink``."""
+    flags = ["--score"] if score else []
+    return await contend(
+        Path(sys.executable), "benchmarks.pipe", bootstrap, source, sink, n, 0, cores, flags
+    )
+
+
 async def contend(
     python: Path,
     module: str,
@@ -134,10 +145,12 @@ async def contend(
     n: int,
     learn_first: int,
     cores: set[int] | None,
+    flags: Sequence[str] = (),
 ) -> Outputs:
     """A contender's module in a process of its own (on ``cores``, if given),
     until it has scored ``n`` events from ``source`` into ``sink``; its outputs."""
     args = ["--bootstrap", bootstrap, "--source", source, "--sink", sink, "--events", str(n)]
+    args += flags
     await run(python, module, [*args, "--learn-first", str(learn_first)], cores)
     return Outputs.of(await read_all(bootstrap, sink, n, 60))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from app import catalog
@@ -67,11 +67,16 @@ def warm_model() -> OnlineModel:
     return model
 
 
-def contender_args(prog: str, description: str | None) -> argparse.Namespace:
-    """A contender's command line (``benchmarks.bare``, ``benchmarks.quix``):
-    where it reads and writes, how many events, how many of them it learns.
-    Its consumer group is named after its sink."""
+def contender_args(
+    prog: str, description: str | None, flags: Sequence[tuple[str, str]] = ()
+) -> argparse.Namespace:
+    """A contender's command line (``benchmarks.bare``, ``benchmarks.quix``,
+    ``benchmarks.pipe``): where it reads and writes, how many events, how
+    many of them it learns, and its own ``flags`` (``(flag, help)``, each on
+    or off). Its consumer group is named after its sink."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
+    for flag, help_text in flags:
+        parser.add_argument(flag, action="store_true", help=help_text)
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--source", required=True)
     parser.add_argument("--sink", required=True)

@@ -19,7 +19,7 @@ from types import SimpleNamespace
 from app.settings import Settings
 from benchmarks import cores, machine
 from benchmarks.__main__ import fill
-from benchmarks.contenders import LOG_APPEND, Outputs, bare, create_topics
+from benchmarks.contenders import LOG_APPEND, Outputs, bare, create_topics, pipe, read_all
 from benchmarks.data import events, warm_model
 from benchmarks.learning import measure
 from benchmarks.profile import OWN, shares
@@ -77,27 +77,60 @@ def test_profile_shares_go_to_the_innermost_library_past_the_event_loop(tmp_path
     assert math.isclose(sum(by_part.values()), 1.0)
 
 
-async def test_the_bare_loop_publishes_the_warmed_models_probabilities_once_per_event(
-    kafka_up: None,
-) -> None:
-    bootstrap, source, sink = Settings().kafka_bootstrap, unique("bare-in"), unique("bare-out")
+async def filled(name: str, n: int) -> tuple[str, str, str]:
+    """A 2-partition topic of ``n`` benchmark events and an empty sink with
+    the broker's append times: ``(bootstrap, source, sink)``."""
+    bootstrap, source, sink = (
+        Settings().kafka_bootstrap,
+        unique(f"{name}-in"),
+        unique(f"{name}-out"),
+    )
     RUNS.extend([source, sink])
     await create_topics(bootstrap, [source], 2)
     await create_topics(bootstrap, [sink], 2, LOG_APPEND)
-    await fill(bootstrap, source, None, 600, source)
-    outputs = await bare(bootstrap, source, sink, 600, 0)
+    await fill(bootstrap, source, None, n, source)
+    return bootstrap, source, sink
+
+
+def warmed_probabilities(n: int, source: str) -> dict[str, dict[str, float]]:
+    """The warmed model's probabilities of each event ``fill`` put in ``source``."""
     model = warm_model()
-    expected = {
+    return {
         event_id: {
             json.dumps(k): p
             for k, p in (model.predict(json.loads(v)["features"]).proba_dict() or {}).items()
         }
-        for event_id, v, _ in events(600, source)
+        for event_id, v, _ in events(n, source)
     }
+
+
+async def test_the_bare_loop_publishes_the_warmed_models_probabilities_once_per_event(
+    kafka_up: None,
+) -> None:
+    bootstrap, source, sink = await filled("bare", 600)
+    outputs = await bare(bootstrap, source, sink, 600, 0)
+    expected = warmed_probabilities(600, source)
     assert (outputs.unique, outputs.duplicates) == (600, 0)
     assert outputs.probabilities == expected
     assert len({json.dumps(p) for p in expected.values()}) > 500  # a model with weights
     assert outputs.events_per_s > 0
+
+
+async def test_the_pipe_copies_every_record_once_and_scoring_it_publishes_the_bare_loops(
+    kafka_up: None,
+) -> None:
+    bootstrap, source, sink = await filled("pipe", 600)
+    outputs = await pipe(bootstrap, source, sink, 600, False)
+    assert (outputs.unique, outputs.duplicates) == (600, 0)
+    copied = {r.key.decode(): r.value for r in await read_all(bootstrap, sink, 600, 30)}
+    assert copied == {event_id: value for event_id, value, _ in events(600, source)}
+
+    scored = unique("pipe-scored")
+    RUNS.append(scored)
+    await create_topics(bootstrap, [scored], 2, LOG_APPEND)
+    outputs = await pipe(bootstrap, source, scored, 600, True)
+    assert (outputs.unique, outputs.duplicates) == (600, 0)
+    assert outputs.probabilities == warmed_probabilities(600, source)
 
 
 def test_pinning_puts_every_thread_of_a_process_on_its_cores() -> None:
