@@ -12,6 +12,8 @@ outputs (``benchmarks.contenders``)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -19,12 +21,13 @@ from benchmarks.data import contender_args, label, output, warm_model
 from schemas import FeatureEvent
 
 
-async def bare_loop(
-    bootstrap: str, source: str, sink: str, group: str, n: int, learn_first: int = 0
-) -> None:
-    """Score ``n`` events from ``source`` into ``sink`` (learning the events
-    numbered below ``learn_first``)."""
-    model = warm_model()
+@contextlib.asynccontextmanager
+async def clients(
+    bootstrap: str, source: str, group: str
+) -> AsyncIterator[tuple[AIOKafkaConsumer, AIOKafkaProducer]]:
+    """The consumer of ``source`` (in ``group``, from the earliest offset,
+    committing by hand) and the producer every aiokafka contender uses,
+    started, and stopped after."""
     consumer = AIOKafkaConsumer(
         source,
         bootstrap_servers=bootstrap,
@@ -36,8 +39,21 @@ async def bare_loop(
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
     await consumer.start()
     await producer.start()
-    done = 0
     try:
+        yield consumer, producer
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+async def bare_loop(
+    bootstrap: str, source: str, sink: str, group: str, n: int, learn_first: int = 0
+) -> None:
+    """Score ``n`` events from ``source`` into ``sink`` (learning the events
+    numbered below ``learn_first``)."""
+    model = warm_model()
+    done = 0
+    async with clients(bootstrap, source, group) as (consumer, producer):
         while done < n:
             batches = await consumer.getmany(timeout_ms=500, max_records=1000)
             futures = []
@@ -52,9 +68,6 @@ async def bare_loop(
             await asyncio.gather(*futures)
             await consumer.commit()
             done += len(futures)
-    finally:
-        await producer.stop()
-        await consumer.stop()
 
 
 def main() -> None:

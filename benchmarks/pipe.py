@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import asyncio
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
 from app.runtime.publish import send
+from benchmarks.bare import clients
 from benchmarks.data import contender_args, output, warm_model
 from schemas import FeatureEvent
 
@@ -29,19 +28,8 @@ async def pipe(bootstrap: str, source: str, sink: str, group: str, n: int, score
     """One output per record of the first ``n`` in ``source``, into ``sink``:
     the record as it is, or with ``score`` its prediction."""
     model = warm_model() if score else None
-    consumer = AIOKafkaConsumer(
-        source,
-        bootstrap_servers=bootstrap,
-        group_id=group,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        max_partition_fetch_bytes=4 * 1024 * 1024,
-    )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
-    await consumer.start()
-    await producer.start()
     done = 0
-    try:
+    async with clients(bootstrap, source, group) as (consumer, producer):
         while done < n:
             batches = await consumer.getmany(timeout_ms=500, max_records=1000)
             records = [(r.key, r.value) for rs in batches.values() for r in rs]
@@ -54,9 +42,6 @@ async def pipe(bootstrap: str, source: str, sink: str, group: str, n: int, score
             await send(producer, sink, records)
             await consumer.commit()
             done += len(records)
-    finally:
-        await producer.stop()
-        await consumer.stop()
 
 
 def main() -> None:
