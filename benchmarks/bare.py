@@ -17,8 +17,7 @@ from collections.abc import AsyncIterator
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from benchmarks.data import contender_args, label, output, warm_model
-from schemas import FeatureEvent
+from benchmarks.data import contender_args, label, scored, warm_model
 
 
 @contextlib.asynccontextmanager
@@ -59,11 +58,9 @@ async def bare_loop(
             futures = []
             for records in batches.values():
                 for record in records:
-                    event = FeatureEvent.model_validate_json(record.value)
-                    prediction = model.predict(event.features)
+                    event, out = scored(model, record.value)
                     if learn_first and int(event.event_id.rsplit("-", 1)[1]) < learn_first:
                         model.learn(event.features, label({"features": event.features}))
-                    out = output(event.event_id, prediction.label, prediction.proba_dict() or {})
                     futures.append(await producer.send(sink, out, key=record.key))
             await asyncio.gather(*futures)
             await consumer.commit()

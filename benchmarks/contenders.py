@@ -150,8 +150,7 @@ async def contend(
     """A contender's module in a process of its own (on ``cores``, if given),
     until it has scored ``n`` events from ``source`` into ``sink``; its outputs."""
     args = ["--bootstrap", bootstrap, "--source", source, "--sink", sink, "--events", str(n)]
-    args += flags
-    await run(python, module, [*args, "--learn-first", str(learn_first)], cores)
+    await run(python, module, [*args, *flags, "--learn-first", str(learn_first)], cores)
     return Outputs.of(await read_all(bootstrap, sink, n, 60))
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from app import catalog
 from app.model import OnlineModel
-from schemas import FeatureValue
+from schemas import FeatureEvent, FeatureValue
 
 
 def features(i: int, rng: random.Random, prefix: str) -> dict[str, object]:
@@ -57,6 +57,15 @@ def output(event_id: str, label: object, probabilities: Mapping[Any, float]) -> 
             "probabilities": {json.dumps(k): float(p) for k, p in probabilities.items()},
         }
     ).encode()
+
+
+def scored(model: OnlineModel, raw: bytes) -> tuple[FeatureEvent, bytes]:
+    """An event's JSON validated with the worker's contract and scored: the
+    event, and its prediction as ``output`` writes it (the bare loop's and
+    the scoring pipe's, so both publish the same bytes)."""
+    event = FeatureEvent.model_validate_json(raw)
+    prediction = model.predict(event.features)
+    return event, output(event.event_id, prediction.label, prediction.proba_dict() or {})
 
 
 def warm_model() -> OnlineModel:

@@ -20,8 +20,7 @@ import asyncio
 
 from app.runtime.publish import send
 from benchmarks.bare import clients
-from benchmarks.data import contender_args, output, warm_model
-from schemas import FeatureEvent
+from benchmarks.data import contender_args, scored, warm_model
 
 
 async def pipe(bootstrap: str, source: str, sink: str, group: str, n: int, score: bool) -> None:
@@ -34,11 +33,7 @@ async def pipe(bootstrap: str, source: str, sink: str, group: str, n: int, score
             batches = await consumer.getmany(timeout_ms=500, max_records=1000)
             records = [(r.key, r.value) for rs in batches.values() for r in rs]
             if model is not None:
-                for i, (key, value) in enumerate(records):
-                    event = FeatureEvent.model_validate_json(value)
-                    prediction = model.predict(event.features)
-                    proba = prediction.proba_dict() or {}
-                    records[i] = (key, output(event.event_id, prediction.label, proba))
+                records = [(key, scored(model, value)[1]) for key, value in records]
             await send(producer, sink, records)
             await consumer.commit()
             done += len(records)
